@@ -6,6 +6,7 @@ import "math"
 const (
 	ReasonTooFewMatches  = "too few matches"
 	ReasonNoConsensus    = "no consensus"
+	ReasonDegenerate     = "inliers degenerate"
 	ReasonBehindCamera   = "target behind camera"
 	ReasonNotConvex      = "quad not convex"
 	ReasonMirrored       = "quad mirrored"

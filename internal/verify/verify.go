@@ -224,11 +224,61 @@ func Verify(q, t *feature.Set, pairs []Pair, opt Options) Result {
 		res.Reason = checkQuad(&corners, &lim)
 	}
 	measure(&res, q, t, pairs, cs, mask, rect, &o)
+	if res.Reason == "" {
+		// A homography is only pinned down by inliers that spread in two
+		// dimensions by more than the noise; a line of points or a blob
+		// within the threshold fits countless models.
+		st, sq := minorSpread(cs, mask)
+		tw, th := rect[2][0]-rect[0][0], rect[2][1]-rect[0][1]
+		if st/tn.s < 0.01*math.Sqrt(tw*th) || sq/qn.s < 1.5*o.Threshold {
+			res.Reason = ReasonDegenerate
+		}
+	}
 	if res.Reason == "" && res.Inliers < o.MinInliers {
 		res.Reason = ReasonNoConsensus
 	}
 	res.OK = res.Reason == ""
 	return res
+}
+
+// minorSpread returns the standard deviation along the minor principal axis
+// of the inliers' target and query points.
+func minorSpread(cs []corr, mask []bool) (target, query float64) {
+	var t, q [5]float64 // n, Σx, Σy, then covariance terms
+	var n float64
+	for i, c := range cs {
+		if !mask[i] {
+			continue
+		}
+		n++
+		t[0] += c.tx
+		t[1] += c.ty
+		q[0] += c.qx
+		q[1] += c.qy
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	mtx, mty, mqx, mqy := t[0]/n, t[1]/n, q[0]/n, q[1]/n
+	for i, c := range cs {
+		if !mask[i] {
+			continue
+		}
+		dx, dy := c.tx-mtx, c.ty-mty
+		t[2] += dx * dx
+		t[3] += dx * dy
+		t[4] += dy * dy
+		dx, dy = c.qx-mqx, c.qy-mqy
+		q[2] += dx * dx
+		q[3] += dx * dy
+		q[4] += dy * dy
+	}
+	minor := func(a, b, c float64) float64 {
+		// Smaller eigenvalue of [[a b] [b c]].
+		l := (a+c)/2 - math.Sqrt((a-c)*(a-c)/4+b*b)
+		return math.Sqrt(max(l, 0))
+	}
+	return minor(t[2]/n, t[3]/n, t[4]/n), minor(q[2]/n, q[3]/n, q[4]/n)
 }
 
 func finite(x, y float32) bool {
@@ -450,16 +500,13 @@ func countInliers(h *[9]float64, cs []corr, mask []bool) int {
 	return cnt
 }
 
-// refine re-fits h to its inliers by least squares and re-collects them,
-// keeping a round only if it keeps at least as many inliers and stays
-// plausible. mask holds the inliers of the returned model.
+// refine re-fits h to its inliers by least squares and re-collects them.
+// A round is kept if it lowers the truncated squared error (the MSAC cost)
+// and stays plausible: comparing inlier counts instead would let one
+// borderline outlier veto a fit that is better everywhere else. mask holds
+// the inliers of the returned model.
 func refine(h [9]float64, cs []corr, mask []bool, rounds int, plausible func(*[9]float64) bool) [9]float64 {
-	cur := 0
-	for _, in := range mask {
-		if in {
-			cur++
-		}
-	}
+	cur := msac(&h, cs)
 	next := make([]bool, len(cs))
 	for range rounds {
 		var ata sym9
@@ -484,18 +531,36 @@ func refine(h [9]float64, cs []corr, mask []bool, rounds int, plausible func(*[9
 				g[i] = -g[i]
 			}
 		}
-		cnt := countInliers(&g, cs, next)
-		if cnt < cur || !plausible(&g) {
+		cost := msac(&g, cs)
+		if cost > cur || !plausible(&g) {
 			break
 		}
+		countInliers(&g, cs, next)
 		same := slices.Equal(mask, next)
-		h, cur = g, cnt
+		h, cur = g, cost
 		copy(mask, next)
 		if same {
 			break
 		}
 	}
 	return h
+}
+
+// msac is the sum over pairs of the squared reprojection error truncated at
+// the inlier threshold.
+func msac(h *[9]float64, cs []corr) float64 {
+	var s float64
+	for i := range cs {
+		c := &cs[i]
+		e := c.thr2
+		if w := h[6]*c.tx + h[7]*c.ty + h[8]; w > 0 {
+			dx := (h[0]*c.tx+h[1]*c.ty+h[2])/w - c.qx
+			dy := (h[3]*c.tx+h[4]*c.ty+h[5])/w - c.qy
+			e = min(dx*dx+dy*dy, c.thr2)
+		}
+		s += e
+	}
+	return s
 }
 
 // measure fills the inlier statistics of res for the pixel homography res.H.
