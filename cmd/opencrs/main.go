@@ -22,7 +22,9 @@ type command struct {
 // commands lists every subcommand. Add a line here when adding a file.
 func commands() map[string]command {
 	return map[string]command{
-		// "serve":  {"run the service", runServe},
+		"serve": {"run the service (management and recognition listeners)", runServe},
+		"app":   {"manage databases: create, list, delete, limits, usage", runApp},
+		"key":   {"manage API keys: create, list, revoke", runKey},
 	}
 }
 

@@ -38,7 +38,8 @@ type KeyInfo struct {
 	Created   string            `json:"created"`
 }
 
-func appInfo(a store.App, withSecret bool) AppInfo {
+// NewAppInfo shows a database; the secret only when withSecret.
+func NewAppInfo(a store.App, withSecret bool) AppInfo {
 	ai := AppInfo{AppID: a.ID, Name: a.Name, Mode: a.Mode, AppKey: a.AppKey, Limits: a.Limits,
 		Created: a.Created.Format("2006-01-02T15:04:05Z07:00")}
 	if withSecret {
@@ -47,7 +48,8 @@ func appInfo(a store.App, withSecret bool) AppInfo {
 	return ai
 }
 
-func keyInfo(k store.APIKey, withSecret bool) KeyInfo {
+// NewKeyInfo shows an API key; the secret only when withSecret.
+func NewKeyInfo(k store.APIKey, withSecret bool) KeyInfo {
 	ki := KeyInfo{APIKey: k.Key, Name: k.Name, Grants: map[string]string{},
 		Created: k.Created.Format("2006-01-02T15:04:05Z07:00")}
 	for app, p := range k.Grants {
@@ -150,7 +152,7 @@ func (s *Service) adminCreateApp(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	c.appID = a.ID
-	return appInfo(a, true), nil
+	return NewAppInfo(a, true), nil
 }
 
 func (s *Service) adminListApps(ctx context.Context, c *call) (any, error) {
@@ -160,7 +162,7 @@ func (s *Service) adminListApps(ctx context.Context, c *call) (any, error) {
 	}
 	out := make([]AppInfo, 0, len(apps))
 	for _, a := range apps {
-		ai := appInfo(a, false)
+		ai := NewAppInfo(a, false)
 		if n, err := s.store.CountTargets(ctx, a.ID); err == nil {
 			ai.Targets = &n.Total
 		}
@@ -177,7 +179,7 @@ func (s *Service) adminGetApp(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ai := appInfo(a, true)
+	ai := NewAppInfo(a, true)
 	n, err := s.store.CountTargets(ctx, a.ID)
 	if err != nil {
 		return nil, err
@@ -230,7 +232,7 @@ func (s *Service) adminSetLimits(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appInfo(a, false), nil
+	return NewAppInfo(a, false), nil
 }
 
 func (s *Service) adminUsage(ctx context.Context, c *call) (any, error) {
@@ -284,7 +286,7 @@ func (s *Service) adminCreateKey(ctx context.Context, c *call) (any, error) {
 	if err := s.store.CreateAPIKey(ctx, k); err != nil {
 		return nil, err
 	}
-	return keyInfo(k, true), nil
+	return NewKeyInfo(k, true), nil
 }
 
 func (s *Service) adminListKeys(ctx context.Context, c *call) (any, error) {
@@ -294,7 +296,7 @@ func (s *Service) adminListKeys(ctx context.Context, c *call) (any, error) {
 	}
 	out := make([]KeyInfo, 0, len(ks))
 	for _, k := range ks {
-		out = append(out, keyInfo(k, false))
+		out = append(out, NewKeyInfo(k, false))
 	}
 	return map[string]any{"keys": out}, nil
 }
