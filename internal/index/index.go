@@ -261,8 +261,8 @@ func (ix *Index) sweep(from, budget int) int {
 	return w
 }
 
-// Reweight recomputes every document's norm with the current idf. It holds
-// the write lock for a pass over all postings (about a second per 10⁸), so
+// Reweight drops all dead postings and recomputes every document's norm with
+// the current idf. It holds the write lock for a pass over all postings, so
 // call it after bulk changes, not routinely.
 func (ix *Index) Reweight() {
 	ix.mu.Lock()
@@ -271,6 +271,12 @@ func (ix *Index) Reweight() {
 }
 
 func (ix *Index) reweightLocked() {
+	// Sweeping first makes df exact; the pass over all postings is being
+	// paid for anyway.
+	if ix.dead > 0 {
+		ix.sweep(0, math.MaxInt)
+	}
+	ix.sweeping, ix.sweepNext = false, 0
 	ix.reweightAt = ix.live
 	norms := make([]float64, len(ix.docs))
 	for _, ps := range ix.postings {
