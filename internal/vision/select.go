@@ -1,0 +1,160 @@
+package vision
+
+import (
+	"cmp"
+	"slices"
+)
+
+// grid is the bucketing grid over a level's interior.
+type grid struct {
+	x0, y0, iw, ih int // interior origin and size
+	nx, ny         int
+}
+
+func newGrid(lv *level, cell int) grid {
+	g := grid{x0: border, y0: border, iw: lv.w - 2*border, ih: lv.h - 2*border}
+	// Round the cell count so edge cells are never slivers.
+	g.nx = max(1, (g.iw+cell/2)/cell)
+	g.ny = max(1, (g.ih+cell/2)/cell)
+	return g
+}
+
+func (g *grid) cellOf(x, y int32) int32 {
+	cx := (int(x) - g.x0) * g.nx / g.iw
+	cy := (int(y) - g.y0) * g.ny / g.ih
+	return int32(cy*g.nx + cx)
+}
+
+// bounds returns the pixel rectangle of cell (cx, cy).
+func (g *grid) bounds(cx, cy int) (x0, y0, x1, y1 int) {
+	x0 = g.x0 + (cx*g.iw+g.nx-1)/g.nx
+	x1 = g.x0 + ((cx+1)*g.iw+g.nx-1)/g.nx
+	y0 = g.y0 + (cy*g.ih+g.ny-1)/g.ny
+	y1 = g.y0 + ((cy+1)*g.ih+g.ny-1)/g.ny
+	return
+}
+
+// detect finds up to want keypoints on lv, spread over the level: FAST at
+// the main threshold everywhere and at the fallback threshold in cells that
+// found nothing, non-maximum suppression, a per-cell shortlist by FAST score,
+// Harris ranking of the shortlist and round-robin selection over cells. It
+// returns corners with resp and angle set, in sc.picked.
+func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
+	if want <= 0 {
+		return nil
+	}
+	w, h := lv.w, lv.h
+	if cap(sc.score) < w*h {
+		sc.score = make([]uint8, w*h)
+	}
+	score := sc.score[:w*h]
+	clear(score)
+	g := newGrid(lv, e.cfg.CellSize)
+	ncell := g.nx * g.ny
+
+	cs := detectFAST(lv.pix, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.corners[:0])
+	cnt := sc.cellCount(ncell)
+	for i := range cs {
+		c := &cs[i]
+		c.cell = g.cellOf(c.x, c.y)
+		cnt[c.cell]++
+	}
+	if e.cfg.MinThreshold < e.cfg.FastThreshold {
+		// Flat cells (sky, walls, a dim poster) still deserve a few corners:
+		// a target may occupy only such a region of the frame.
+		for cy := range g.ny {
+			for cx := range g.nx {
+				ci := cy*g.nx + cx
+				if cnt[ci] != 0 {
+					continue
+				}
+				x0, y0, x1, y1 := g.bounds(cx, cy)
+				n := len(cs)
+				cs = detectFAST(lv.pix, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, cs)
+				for i := n; i < len(cs); i++ {
+					cs[i].cell = int32(ci)
+				}
+				cnt[ci] += int32(len(cs) - n)
+			}
+		}
+	}
+	sc.corners = cs
+	cs = nonMaxSuppress(cs, score, w)
+	if len(cs) == 0 {
+		return nil
+	}
+
+	// Group by cell (counting sort), best FAST score first within a cell.
+	clear(cnt)
+	for _, c := range cs {
+		cnt[c.cell]++
+	}
+	start := make([]int32, ncell+1) // small: one entry per cell
+	for i := range ncell {
+		start[i+1] = start[i] + cnt[i]
+	}
+	if cap(sc.sorted) < len(cs) {
+		sc.sorted = make([]corner, len(cs))
+	}
+	sorted := sc.sorted[:len(cs)]
+	copy(cnt, start[:ncell])
+	for _, c := range cs {
+		sorted[cnt[c.cell]] = c
+		cnt[c.cell]++
+	}
+	nonEmpty := 0
+	for i := range ncell {
+		if start[i+1] > start[i] {
+			nonEmpty++
+		}
+	}
+	// Shortlist per cell: enough that the Harris ranking has a choice (about
+	// twice the budget overall, as ORB does) without scoring every corner.
+	short := max(2, (2*want+nonEmpty-1)/nonEmpty)
+	for i := range ncell {
+		cell := sorted[start[i]:start[i+1]]
+		slices.SortFunc(cell, func(a, b corner) int { return cmp.Compare(b.score, a.score) })
+		cell = cell[:min(len(cell), short)]
+		for j := range cell {
+			cell[j].resp = harris(lv.pix, w, int(cell[j].x), int(cell[j].y))
+		}
+		slices.SortFunc(cell, func(a, b corner) int { return cmp.Compare(b.resp, a.resp) })
+		cnt[i] = int32(len(cell)) // shortlist length
+	}
+
+	// Round-robin: every cell's best before any cell's second best, so a
+	// small target region in a cluttered frame keeps its share. Within a
+	// round, stronger responses go first when the budget runs out.
+	picked := sc.picked[:0]
+	for r := int32(0); len(picked) < want; r++ {
+		round := sc.round[:0]
+		for i := range ncell {
+			if r < cnt[i] {
+				round = append(round, sorted[start[i]+r])
+			}
+		}
+		sc.round = round
+		if len(round) == 0 {
+			break
+		}
+		if len(picked)+len(round) > want {
+			slices.SortFunc(round, func(a, b corner) int { return cmp.Compare(b.resp, a.resp) })
+			round = round[:want-len(picked)]
+		}
+		picked = append(picked, round...)
+	}
+	sc.picked = picked
+	for i := range picked {
+		picked[i].angle = orientation(lv.pix, w, int(picked[i].x), int(picked[i].y))
+	}
+	return picked
+}
+
+func (sc *scratch) cellCount(n int) []int32 {
+	if cap(sc.cellCnt) < n {
+		sc.cellCnt = make([]int32, n)
+	}
+	c := sc.cellCnt[:n]
+	clear(c)
+	return c
+}
