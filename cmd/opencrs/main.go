@@ -25,6 +25,7 @@ func commands() map[string]command {
 		"serve": {"run the service (management and recognition listeners)", runServe},
 		"app":   {"manage databases: create, list, delete, limits, usage", runApp},
 		"key":   {"manage API keys: create, list, revoke", runKey},
+		"vocab": {"train the visual vocabulary", runVocab},
 	}
 }
 
