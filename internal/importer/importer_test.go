@@ -26,8 +26,10 @@ type keys struct{}
 func (keys) APIKey(context.Context, string) (string, map[string]auth.Perm, bool, error) {
 	return "secret", map[string]auth.Perm{"app": auth.All}, true, nil
 }
-func (keys) CloudKey(context.Context, string) (string, string, bool, error) { return "", "", false, nil }
-func (keys) AppExists(context.Context, string) (bool, error)               { return true, nil }
+func (keys) CloudKey(context.Context, string) (string, string, bool, error) {
+	return "", "", false, nil
+}
+func (keys) AppExists(context.Context, string) (bool, error) { return true, nil }
 
 // server is a fake management API: it checks each create's signature and
 // answers according to fail (target name → statusCode, HTTP 200; 401 codes
