@@ -194,10 +194,7 @@ func Verify(q, t *feature.Set, pairs []Pair, opt Options) Result {
 	limN.minArea *= qn.s * qn.s
 	limN.maxArea *= qn.s * qn.s
 
-	plausible := func(h *[9]float64) bool {
-		c, ok := cornersOf(h, &rectN)
-		return ok && checkQuad(&c, &limN) == ""
-	}
+	plausible := &plausibility{rect: rectN, lim: limN}
 	hn, n := ransac(cs, &o, plausible)
 	if n < o.MinInliers {
 		res.Inliers = n
@@ -281,21 +278,50 @@ func minorSpread(cs []corr, mask []bool) (target, query float64) {
 	return minor(t[2]/n, t[3]/n, t[4]/n), minor(q[2]/n, q[3]/n, q[4]/n)
 }
 
+// plausibility checks models in normalised coordinates against the target
+// rectangle and quad limits transformed likewise.
+type plausibility struct {
+	rect [4][2]float64
+	lim  quadLimits
+}
+
+func (p *plausibility) ok(h *[9]float64) bool {
+	c, ok := cornersOf(h, &p.rect)
+	return ok && checkQuad(&c, &p.lim) == ""
+}
+
 func finite(x, y float32) bool {
 	fx, fy := float64(x), float64(y)
 	return !math.IsNaN(fx) && !math.IsInf(fx, 0) && !math.IsNaN(fy) && !math.IsInf(fy, 0)
 }
 
+// normaliserOf is normaliser over the target (query false) or query points
+// of cs, without copying them out.
 func normaliserOf(cs []corr, query bool) (similarity, bool) {
-	p := make([][2]float64, len(cs))
-	for i, c := range cs {
+	pt := func(c *corr) (float64, float64) {
 		if query {
-			p[i] = [2]float64{c.qx, c.qy}
-		} else {
-			p[i] = [2]float64{c.tx, c.ty}
+			return c.qx, c.qy
 		}
+		return c.tx, c.ty
 	}
-	return normaliser(p)
+	var cx, cy float64
+	for i := range cs {
+		x, y := pt(&cs[i])
+		cx += x
+		cy += y
+	}
+	cx /= float64(len(cs))
+	cy /= float64(len(cs))
+	var d float64
+	for i := range cs {
+		x, y := pt(&cs[i])
+		d += math.Hypot(x-cx, y-cy)
+	}
+	d /= float64(len(cs))
+	if !(d > 1e-9) || math.IsInf(d, 0) {
+		return similarity{}, false
+	}
+	return similarity{cx, cy, math.Sqrt2 / d}, true
 }
 
 // targetRect is the target image rectangle TL, TR, BR, BL; when the set does
@@ -344,7 +370,7 @@ func (r *rng) intn(n int) int {
 // inlier count. Sampling follows PROSAC: pairs are sorted by descriptor
 // distance and the n-th best pair joins the sampling pool after the number of
 // draws at which a uniform sampler would have first drawn it.
-func ransac(cs []corr, o *Options, plausible func(*[9]float64) bool) ([9]float64, int) {
+func ransac(cs []corr, o *Options, plausible *plausibility) ([9]float64, int) {
 	const m = 4
 	n := len(cs)
 	r := rng{s: o.Seed ^ 0x5eed0fc75 ^ uint64(n)<<32}
@@ -360,7 +386,10 @@ func ransac(cs []corr, o *Options, plausible func(*[9]float64) bool) ([9]float64
 
 	var best [9]float64
 	bestN := 0
-	kmax := maxIter
+	// Until a model reaches MinInliers, it suffices to be confident that no
+	// such model was missed: with few pairs that takes far fewer draws than
+	// MaxIterations, which keeps wrong candidates cheap.
+	kmax := drawsNeeded(float64(o.MinInliers)/float64(n), o.Confidence, maxIter)
 	var src, dst [4][2]float64
 	var s [4]int
 	for it := 1; it <= maxIter && it <= kmax; it++ {
@@ -393,20 +422,28 @@ func ransac(cs []corr, o *Options, plausible func(*[9]float64) bool) ([9]float64
 			continue
 		}
 		cnt := countBounded(&h, cs, bestN)
-		if cnt <= bestN || !plausible(&h) {
+		if cnt <= bestN || !plausible.ok(&h) {
 			continue
 		}
 		best, bestN = h, cnt
-		w := float64(cnt) / float64(n)
-		p := w * w * w * w
-		if p >= 1 {
-			break
-		}
-		if k := math.Log(1-o.Confidence) / math.Log1p(-p); k < float64(maxIter) {
-			kmax = int(math.Ceil(k))
-		}
+		kmax = min(kmax, drawsNeeded(float64(cnt)/float64(n), o.Confidence, maxIter))
 	}
 	return best, bestN
+}
+
+// drawsNeeded is the number of uniform minimal samples after which one
+// all-inlier sample has been drawn with the given confidence, when a
+// fraction w of the pairs are inliers; at most limit.
+func drawsNeeded(w, confidence float64, limit int) int {
+	p := w * w * w * w
+	if p >= 1 {
+		return 1
+	}
+	k := math.Log(1-confidence) / math.Log1p(-p)
+	if !(k < float64(limit)) {
+		return limit
+	}
+	return max(int(math.Ceil(k)), 1)
 }
 
 func drawDistinct(r *rng, n int, taken []int) int {
@@ -505,7 +542,7 @@ func countInliers(h *[9]float64, cs []corr, mask []bool) int {
 // and stays plausible: comparing inlier counts instead would let one
 // borderline outlier veto a fit that is better everywhere else. mask holds
 // the inliers of the returned model.
-func refine(h [9]float64, cs []corr, mask []bool, rounds int, plausible func(*[9]float64) bool) [9]float64 {
+func refine(h [9]float64, cs []corr, mask []bool, rounds int, plausible *plausibility) [9]float64 {
 	cur := msac(&h, cs)
 	next := make([]bool, len(cs))
 	for range rounds {
@@ -532,7 +569,7 @@ func refine(h [9]float64, cs []corr, mask []bool, rounds int, plausible func(*[9
 			}
 		}
 		cost := msac(&g, cs)
-		if cost > cur || !plausible(&g) {
+		if cost > cur || !plausible.ok(&g) {
 			break
 		}
 		countInliers(&g, cs, next)
@@ -585,7 +622,13 @@ func measure(res *Result, q, t *feature.Set, pairs []Pair, cs []corr, mask []boo
 
 	var errSum float64
 	angleOK, scaleOK, scaleN := 0, 0, 0
-	res.InlierIndices = res.InlierIndices[:0]
+	cnt := 0
+	for _, in := range mask {
+		if in {
+			cnt++
+		}
+	}
+	res.InlierIndices = make([]int, 0, cnt)
 	for i := range cs {
 		if !mask[i] {
 			continue
