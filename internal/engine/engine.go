@@ -1,4 +1,4 @@
-// Package engine is the recognizer: it ties decoding, feature extraction, the
+// Package engine is the recognizer: it ties feature extraction, the
 // vocabulary index and geometric verification together behind one type that
 // holds the targets of one database. It knows nothing of HTTP or storage; the
 // service persists Target values (see Target.MarshalBinary) and re-adds them
@@ -11,9 +11,15 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
+	"slices"
+	"sync"
 
 	"github.com/opencrs/opencrs/internal/feature"
+	"github.com/opencrs/opencrs/internal/index"
+	"github.com/opencrs/opencrs/internal/verify"
+	"github.com/opencrs/opencrs/internal/vision"
 )
 
 // Errors callers map to API status codes.
@@ -25,30 +31,78 @@ var (
 	ErrNotFound = errors.New("engine: target not found")
 )
 
-// Config configures an Engine. The zero value uses the embedded vocabulary and
-// tuned defaults.
-type Config struct{}
+// Config configures an Engine. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	// Vocabulary quantises descriptors; nil means the embedded default.
+	// Engines of many databases should share one.
+	Vocabulary *index.Vocabulary
 
-// Target is the prepared, storable form of a target image: its features and
-// its grades. Produce it with Engine.Prepare, persist it with MarshalBinary.
-type Target struct {
-	Features *feature.Set
-	Grade    Grade
+	// TargetMaxSide and QueryMaxSide bound the long side of the images
+	// features are extracted from; larger images are area-downscaled first.
+	TargetMaxSide int
+	QueryMaxSide  int
+	// Target and Query configure the extractors. Targets get more pyramid
+	// levels than queries so that a target seen small (a poster across the
+	// room) still meets target features at its scale.
+	Target vision.Config
+	Query  vision.Config
+
+	// Candidates is how many index candidates are verified per search.
+	Candidates int
+	// BucketLevel is the vocabulary level whose nodes bound descriptor
+	// matching; 0 matches by brute force.
+	BucketLevel int
+	// MinScore is the calibrated score below which a verified candidate is
+	// not reported.
+	MinScore float64
 }
 
-// Grade is EasyAR's 0 (best) … 4 (worst) rating, -1 when it cannot be used,
-// with the measurements behind it.
-type Grade struct {
-	Detection int // detectableRate
-	Tracking  int // trackableRate
+// DefaultConfig returns the tuned configuration (docs/ARCHITECTURE.md
+// explains the choices; docs/BENCHMARKS.md the measurements behind them).
+func DefaultConfig() Config {
+	tc := vision.DefaultConfig()
+	tc.MaxFeatures = 1500
+	tc.Levels = 12
+	qc := vision.DefaultConfig()
+	qc.MaxFeatures = 1000
+	return Config{
+		TargetMaxSide: 640,
+		QueryMaxSide:  640,
+		Target:        tc,
+		Query:         qc,
+		Candidates:    20,
+		BucketLevel:   2,
+		MinScore:      0.5,
+	}
+}
 
-	DetectionDistinctiveness    int
-	DetectionFeatureCount       int
-	TrackingDistinctiveness     int
-	TrackingFeatureCount        int
-	TrackingFeatureDistribution int
-	TrackingPatchContrast       int
-	TrackingPatchAmbiguity      int
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.TargetMaxSide <= 0 {
+		c.TargetMaxSide = d.TargetMaxSide
+	}
+	if c.QueryMaxSide <= 0 {
+		c.QueryMaxSide = d.QueryMaxSide
+	}
+	if c.Target == (vision.Config{}) {
+		c.Target = d.Target
+	}
+	if c.Query == (vision.Config{}) {
+		c.Query = d.Query
+	}
+	if c.Candidates <= 0 {
+		c.Candidates = d.Candidates
+	}
+	if c.BucketLevel < 0 {
+		c.BucketLevel = 0
+	} else if c.BucketLevel == 0 {
+		c.BucketLevel = d.BucketLevel
+	}
+	if c.MinScore <= 0 {
+		c.MinScore = d.MinScore
+	}
+	return c
 }
 
 // Result is one recognised target.
@@ -59,51 +113,302 @@ type Result struct {
 	Inliers int
 }
 
+// entry is a target as the engine holds it. Everything but active is
+// immutable after Add, so searches may use an entry without the lock.
+type entry struct {
+	id      string
+	doc     uint32
+	t       *Target
+	words   []uint32
+	buckets []uint32
+	prep    *verify.Prepared
+	active  bool
+}
+
 // Engine holds the targets of one database.
-type Engine struct{}
+type Engine struct {
+	cfg    Config
+	vocab  *index.Vocabulary
+	target *vision.Extractor
+	query  *vision.Extractor
+	ix     *index.Index
+	pool   sync.Pool // *searchScratch
+
+	mu    sync.RWMutex
+	byID  map[string]*entry
+	byDoc []*entry // by doc id; nil for free ids
+	free  []uint32
+}
+
+type searchScratch struct {
+	words, buckets []uint32
+	cands          []index.Candidate
+	pairs          []verify.Pair
+}
 
 // New returns an empty engine.
-func New(cfg Config) (*Engine, error) { return &Engine{}, nil }
+func New(cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	v := cfg.Vocabulary
+	if v == nil {
+		var err error
+		if v, err = index.DefaultVocabulary(); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
+	if cfg.BucketLevel >= v.Depth() {
+		cfg.BucketLevel = v.Depth() - 1
+	}
+	e := &Engine{
+		cfg:    cfg,
+		vocab:  v,
+		target: vision.NewExtractor(cfg.Target),
+		query:  vision.NewExtractor(cfg.Query),
+		ix:     index.New(v.Words(), index.Options{}),
+		byID:   map[string]*entry{},
+	}
+	e.pool.New = func() any { return new(searchScratch) }
+	return e, nil
+}
 
-// Prepare extracts and grades a target image. It does not add it.
+// Config returns the effective configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Prepare extracts and grades a target image. It does not add it. It returns
+// ErrNotGradable (with the Target, whose grade is -1) when the image cannot be
+// recognised.
 func (e *Engine) Prepare(ctx context.Context, img *image.Gray) (*Target, error) {
-	return nil, errors.New("engine: not implemented yet")
-}
-
-// Add indexes a prepared target under id (replacing any target with that id).
-func (e *Engine) Add(id string, t *Target, active bool) error {
-	return errors.New("engine: not implemented yet")
-}
-
-// Remove drops a target; it reports whether it existed.
-func (e *Engine) Remove(id string) bool { return false }
-
-// SetActive makes a target searchable or not; ErrNotFound if unknown.
-func (e *Engine) SetActive(id string, active bool) error { return ErrNotFound }
-
-// Search returns up to k active targets the query shows, best first; empty when none.
-func (e *Engine) Search(ctx context.Context, query *image.Gray, k int) ([]Result, error) {
-	return nil, errors.New("engine: not implemented yet")
-}
-
-// Similar returns up to k targets (active or not) that the image matches,
-// best first; used to refuse duplicates on create/update.
-func (e *Engine) Similar(ctx context.Context, img *image.Gray, k int) ([]Result, error) {
-	return nil, errors.New("engine: not implemented yet")
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	small := vision.Resize(img, e.cfg.TargetMaxSide)
+	fs := e.target.Extract(small)
+	t := &Target{Features: fs, Grade: grade(small, fs)}
+	if t.Grade.Detection < 0 {
+		return t, ErrNotGradable
+	}
+	return t, nil
 }
 
 // Grade rates an image as a target without adding it.
 func (e *Engine) Grade(ctx context.Context, img *image.Gray) (Grade, error) {
-	return Grade{}, errors.New("engine: not implemented yet")
+	t, err := e.Prepare(ctx, img)
+	if t == nil {
+		return Grade{Detection: -1, Tracking: -1}, err
+	}
+	return t.Grade, nil
 }
 
-// Len returns the number of targets held.
-func (e *Engine) Len() int { return 0 }
-
-// MarshalBinary encodes a prepared target (versioned).
-func (t *Target) MarshalBinary() ([]byte, error) {
-	return nil, errors.New("engine: not implemented yet")
+// lookup quantises descriptors into words and matching buckets.
+func (e *Engine) lookup(ds []feature.Descriptor, words, buckets []uint32) ([]uint32, []uint32) {
+	words, buckets = words[:0], buckets[:0]
+	for i := range ds {
+		w, b := e.vocab.LookupPath(&ds[i], e.cfg.BucketLevel)
+		words = append(words, w)
+		buckets = append(buckets, b)
+	}
+	return words, buckets
 }
 
-// UnmarshalBinary decodes what MarshalBinary produced.
-func (t *Target) UnmarshalBinary(b []byte) error { return errors.New("engine: not implemented yet") }
+// Add indexes a prepared target under id, replacing any target with that id.
+func (e *Engine) Add(id string, t *Target, active bool) error {
+	if t == nil || t.Features == nil || len(t.Features.Descriptors) != len(t.Features.Keypoints) {
+		return fmt.Errorf("engine: add %q: malformed target", id)
+	}
+	en := &entry{id: id, t: t, active: active}
+	en.words, en.buckets = e.lookup(t.Features.Descriptors, nil, nil)
+	if e.cfg.BucketLevel > 0 {
+		en.prep = verify.Prepare(t.Features, en.buckets)
+	} else {
+		en.prep = verify.Prepare(t.Features, nil)
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old, ok := e.byID[id]; ok {
+		e.removeLocked(old)
+	}
+	if n := len(e.free); n > 0 {
+		en.doc = e.free[n-1]
+		e.free = e.free[:n-1]
+		e.byDoc[en.doc] = en
+	} else {
+		en.doc = uint32(len(e.byDoc))
+		e.byDoc = append(e.byDoc, en)
+	}
+	e.byID[id] = en
+	if active {
+		if err := e.ix.Add(en.doc, en.words); err != nil {
+			e.removeLocked(en)
+			return fmt.Errorf("engine: add %q: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) removeLocked(en *entry) {
+	if en.active {
+		e.ix.Remove(en.doc)
+	}
+	delete(e.byID, en.id)
+	e.byDoc[en.doc] = nil
+	e.free = append(e.free, en.doc)
+}
+
+// Remove drops a target; it reports whether it existed.
+func (e *Engine) Remove(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	en, ok := e.byID[id]
+	if ok {
+		e.removeLocked(en)
+	}
+	return ok
+}
+
+// SetActive makes a target searchable or not; ErrNotFound if unknown.
+// Inactive targets leave the inverted index so they cannot crowd active ones
+// out of the candidate list.
+func (e *Engine) SetActive(id string, active bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	en, ok := e.byID[id]
+	if !ok {
+		return ErrNotFound
+	}
+	if en.active == active {
+		return nil
+	}
+	if active {
+		if err := e.ix.Add(en.doc, en.words); err != nil {
+			return fmt.Errorf("engine: activate %q: %w", id, err)
+		}
+	} else {
+		e.ix.Remove(en.doc)
+	}
+	en.active = active
+	return nil
+}
+
+// Len returns the number of targets held, active or not.
+func (e *Engine) Len() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return len(e.byID)
+}
+
+// Stats describes the memory an engine holds, for capacity reports.
+type Stats struct {
+	Targets      int
+	Active       int
+	IndexBytes   int64 // inverted index
+	FeatureBytes int64 // features and matching tables held for verification
+}
+
+// Stats returns the current figures.
+func (e *Engine) Stats() Stats {
+	e.mu.RLock()
+	s := Stats{Targets: len(e.byID)}
+	for _, en := range e.byID {
+		if en.active {
+			s.Active++
+		}
+		n := int64(len(en.t.Features.Keypoints))
+		// keypoint 24 B + descriptor 32 B, the prepared copy 36 B, words and buckets 8 B.
+		s.FeatureBytes += n * (24 + 32 + 36 + 8)
+	}
+	e.mu.RUnlock()
+	s.IndexBytes = e.ix.Stats().Bytes
+	return s
+}
+
+// ExtractQuery extracts the features of a query image, at most QueryMaxSide
+// on its long side, in the coordinates of img.
+func (e *Engine) ExtractQuery(img *image.Gray) *feature.Set {
+	small := vision.Resize(img, e.cfg.QueryMaxSide)
+	fs := e.query.Extract(small)
+	if sw, w := small.Bounds().Dx(), img.Bounds().Dx(); sw != w {
+		sx := float32(w) / float32(sw)
+		sy := float32(img.Bounds().Dy()) / float32(small.Bounds().Dy())
+		for i := range fs.Keypoints {
+			fs.Keypoints[i].X *= sx
+			fs.Keypoints[i].Y *= sy
+			fs.Keypoints[i].Scale /= sx
+		}
+		fs.Width, fs.Height = img.Bounds().Dx(), img.Bounds().Dy()
+	}
+	return fs
+}
+
+// Search returns up to k active targets the query shows, best first; empty
+// when none.
+func (e *Engine) Search(ctx context.Context, query *image.Gray, k int) ([]Result, error) {
+	return e.SearchFeatures(ctx, e.ExtractQuery(query), k)
+}
+
+// Similar returns up to k active targets that the image matches, best first;
+// the service uses it to refuse duplicates on create and update.
+func (e *Engine) Similar(ctx context.Context, img *image.Gray, k int) ([]Result, error) {
+	return e.SearchFeatures(ctx, e.ExtractQuery(img), k)
+}
+
+// SearchFeatures is Search on extracted features.
+func (e *Engine) SearchFeatures(ctx context.Context, q *feature.Set, k int) ([]Result, error) {
+	if k <= 0 {
+		k = 1
+	}
+	if len(q.Descriptors) < 8 {
+		return nil, nil
+	}
+	sc := e.pool.Get().(*searchScratch)
+	defer e.pool.Put(sc)
+	sc.words, sc.buckets = e.lookup(q.Descriptors, sc.words, sc.buckets)
+	sc.cands = e.ix.Query(sc.words, e.cfg.Candidates, sc.cands[:0])
+
+	var qb []uint32
+	if e.cfg.BucketLevel > 0 {
+		qb = sc.buckets
+	}
+	var out []Result
+	for _, c := range sc.cands {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e.mu.RLock()
+		var en *entry
+		if int(c.Doc) < len(e.byDoc) {
+			en = e.byDoc[c.Doc]
+		}
+		ok := en != nil && en.active
+		e.mu.RUnlock()
+		if !ok {
+			continue
+		}
+		sc.pairs = verify.MatchPrepared(q, qb, en.prep, verify.MatchOptions{}, sc.pairs[:0])
+		if len(sc.pairs) < verify.DefaultMinInliers {
+			continue
+		}
+		r := verify.Verify(q, en.t.Features, sc.pairs, verify.Options{})
+		if !r.OK {
+			continue
+		}
+		s := score(&r)
+		if s < e.cfg.MinScore {
+			continue
+		}
+		out = append(out, Result{ID: en.id, Score: s, Corners: r.Corners, Inliers: r.Inliers})
+	}
+	slices.SortFunc(out, func(a, b Result) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return b.Inliers - a.Inliers
+	})
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out, nil
+}

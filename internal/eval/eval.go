@@ -1,0 +1,378 @@
+// Package eval measures the recognition engine on a labelled data set laid out
+// like ../shared/eval: targets/, queries/, truth.jsonl. It is the library
+// behind `opencrs eval`; it knows nothing of flags or terminals beyond an
+// optional progress writer.
+package eval
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencrs/opencrs/internal/engine"
+	"github.com/opencrs/opencrs/internal/vision"
+)
+
+// Truth is one line of truth.jsonl.
+type Truth struct {
+	Query      string       `json:"query"`
+	Target     *string      `json:"target"`
+	Difficulty string       `json:"difficulty"`
+	Corners    [][2]float64 `json:"corners"`
+}
+
+// ReadTruth parses a truth.jsonl file.
+func ReadTruth(r io.Reader) ([]Truth, error) {
+	var out []Truth
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var t Truth
+		if err := json.Unmarshal(b, &t); err != nil {
+			return nil, fmt.Errorf("truth line %d: %w", line, err)
+		}
+		if t.Query == "" {
+			return nil, fmt.Errorf("truth line %d: no query", line)
+		}
+		out = append(out, t)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read truth: %w", err)
+	}
+	return out, nil
+}
+
+// DistractorSource produces the i-th synthetic distractor target.
+type DistractorSource interface {
+	Distractor(i int) *image.Gray
+}
+
+// Options configures a run.
+type Options struct {
+	Data          string           // folder with targets/, queries/, truth.jsonl
+	Distractors   int              // number of synthetic distractor targets to add
+	Pool          DistractorSource // required when Distractors > 0
+	Workers       int              // parallel query workers; latency figures want 1
+	IngestWorkers int              // parallel workers adding targets; 0 means Workers
+	Progress      io.Writer        // progress lines; nil for none
+	Engine        engine.Config
+}
+
+// Counts is one row of the result table. For negatives Right counts frames
+// answered with no target and Wrong the false hits.
+type Counts struct {
+	N     int `json:"n"`
+	Right int `json:"right"`
+	Wrong int `json:"wrong"`
+	Miss  int `json:"miss"`
+}
+
+// Recall is Right/N.
+func (c Counts) Recall() float64 {
+	if c.N == 0 {
+		return 0
+	}
+	return float64(c.Right) / float64(c.N)
+}
+
+// Report is the outcome of a run; its JSON shape is the one `opencrs eval
+// --json` promises.
+type Report struct {
+	Targets      int                          `json:"targets"`
+	Distractors  int                          `json:"distractors"`
+	Queries      int                          `json:"queries"`
+	ByDifficulty map[string]Counts            `json:"by_difficulty"`
+	ByGrade      map[string]map[string]Counts `json:"by_grade"` // difficulty → detection grade → counts
+	Latency      Percentiles                  `json:"latency_ms"`
+	Extract      Percentiles                  `json:"extract_ms"`
+	Decode       Percentiles                  `json:"decode_ms"`
+	CornerError  struct {
+		Median float64 `json:"median"`
+		P90    float64 `json:"p90"`
+	} `json:"corner_error_px"`
+	IngestMsPerTarget   float64 `json:"ingest_ms_per_target"`
+	IndexBytesPerTarget float64 `json:"index_bytes_per_target"`
+	Calibration         struct {
+		HitsScoreAtLeastHalf  int     `json:"hits_score_ge_0_5"`
+		RightScoreAtLeastHalf int     `json:"right_score_ge_0_5"`
+		Precision             float64 `json:"precision_score_ge_0_5"`
+	} `json:"calibration"`
+	Workers int `json:"workers"`
+}
+
+// Percentiles of a latency distribution, in milliseconds.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+}
+
+func percentiles(d []time.Duration) Percentiles {
+	if len(d) == 0 {
+		return Percentiles{}
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	at := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(s)))) - 1
+		i = max(0, min(i, len(s)-1))
+		return float64(s[i]) / 1e6
+	}
+	return Percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99)}
+}
+
+// Run adds every target (and the distractors), runs every query and reports.
+func Run(ctx context.Context, opt Options) (*Report, error) {
+	f, err := os.Open(filepath.Join(opt.Data, "truth.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	truth, err := ReadTruth(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	if opt.Distractors > 0 && opt.Pool == nil {
+		return nil, fmt.Errorf("eval: %d distractors need an image pool", opt.Distractors)
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = 1
+	}
+	eng, err := engine.New(opt.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+
+	// Targets: every distinct target named in truth.jsonl plus whatever else
+	// sits in targets/ (extra targets act as natural distractors).
+	targetSet := map[string]bool{}
+	for _, t := range truth {
+		if t.Target != nil {
+			targetSet[*t.Target] = true
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(opt.Data, "targets")); err == nil {
+		for _, e := range ents {
+			if !e.IsDir() {
+				targetSet["targets/"+e.Name()] = true
+			}
+		}
+	}
+	targets := make([]string, 0, len(targetSet))
+	for t := range targetSet {
+		targets = append(targets, t)
+	}
+	sort.Strings(targets)
+
+	rep := &Report{
+		Targets: len(targets), Distractors: opt.Distractors, Queries: len(truth),
+		ByDifficulty: map[string]Counts{}, ByGrade: map[string]map[string]Counts{}, Workers: workers,
+	}
+	grades := make(map[string]int, len(targets))
+	var gradesMu sync.Mutex
+
+	ingestWorkers := opt.IngestWorkers
+	if ingestWorkers <= 0 {
+		ingestWorkers = workers
+	}
+	prog := newProgress(opt.Progress)
+	ingestStart := time.Now()
+	err = parallel(ctx, len(targets), ingestWorkers, prog.stage("targets", len(targets)), func(i int) error {
+		data, err := os.ReadFile(filepath.Join(opt.Data, targets[i]))
+		if err != nil {
+			return err
+		}
+		img, err := vision.Decode(data, vision.Limits{})
+		if err != nil {
+			return fmt.Errorf("%s: %w", targets[i], err)
+		}
+		t, err := eng.Prepare(ctx, img)
+		if err != nil {
+			return fmt.Errorf("%s: %w", targets[i], err)
+		}
+		gradesMu.Lock()
+		grades[targets[i]] = t.Grade.Detection
+		gradesMu.Unlock()
+		return eng.Add(targets[i], t, true)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eval: targets: %w", err)
+	}
+	ingest := time.Since(ingestStart)
+	err = parallel(ctx, opt.Distractors, ingestWorkers, prog.stage("distractors", opt.Distractors), func(i int) error {
+		t, err := eng.Prepare(ctx, opt.Pool.Distractor(i))
+		if err != nil {
+			return nil // an ungradable distractor is simply not added
+		}
+		return eng.Add(fmt.Sprintf("distractor/%d", i), t, true)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eval: distractors: %w", err)
+	}
+	if len(targets) > 0 {
+		rep.IngestMsPerTarget = float64(ingest) / 1e6 / float64(len(targets))
+	}
+	if st := eng.Stats(); st.Targets > 0 {
+		rep.IndexBytesPerTarget = float64(st.IndexBytes) / float64(st.Targets)
+	}
+
+	type outcome struct {
+		res              []engine.Result
+		search, ext, dec time.Duration
+	}
+	outs := make([]outcome, len(truth))
+	err = parallel(ctx, len(truth), workers, prog.stage("queries", len(truth)), func(i int) error {
+		data, err := os.ReadFile(filepath.Join(opt.Data, truth[i].Query))
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		img, err := vision.Decode(data, vision.Limits{})
+		if err != nil {
+			return fmt.Errorf("%s: %w", truth[i].Query, err)
+		}
+		t1 := time.Now()
+		q := eng.ExtractQuery(img)
+		t2 := time.Now()
+		res, err := eng.SearchFeatures(ctx, q, 1)
+		t3 := time.Now()
+		if err != nil {
+			return fmt.Errorf("%s: %w", truth[i].Query, err)
+		}
+		outs[i] = outcome{res: res, dec: t1.Sub(t0), ext: t2.Sub(t1), search: t3.Sub(t1)}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eval: queries: %w", err)
+	}
+
+	var lat, ext, dec []time.Duration
+	var cornerErr []float64
+	for i, t := range truth {
+		o := outs[i]
+		lat, ext, dec = append(lat, o.search), append(ext, o.ext), append(dec, o.dec)
+		c := rep.ByDifficulty[t.Difficulty]
+		c.N++
+		var hit *engine.Result
+		if len(o.res) > 0 {
+			hit = &o.res[0]
+		}
+		right := false
+		switch {
+		case t.Target == nil && hit == nil:
+			c.Right++
+		case t.Target == nil:
+			c.Wrong++
+		case hit == nil:
+			c.Miss++
+		case hit.ID == *t.Target:
+			c.Right++
+			right = true
+			if len(t.Corners) == 4 {
+				cornerErr = append(cornerErr, cornerError(hit.Corners, t.Corners))
+			}
+		default:
+			c.Wrong++
+		}
+		rep.ByDifficulty[t.Difficulty] = c
+		if hit != nil && hit.Score >= 0.5 {
+			rep.Calibration.HitsScoreAtLeastHalf++
+			if right {
+				rep.Calibration.RightScoreAtLeastHalf++
+			}
+		}
+		if t.Target != nil {
+			g := fmt.Sprint(grades[*t.Target])
+			byG := rep.ByGrade[t.Difficulty]
+			if byG == nil {
+				byG = map[string]Counts{}
+				rep.ByGrade[t.Difficulty] = byG
+			}
+			gc := byG[g]
+			gc.N++
+			switch {
+			case right:
+				gc.Right++
+			case hit == nil:
+				gc.Miss++
+			default:
+				gc.Wrong++
+			}
+			byG[g] = gc
+		}
+	}
+	if h := rep.Calibration.HitsScoreAtLeastHalf; h > 0 {
+		rep.Calibration.Precision = float64(rep.Calibration.RightScoreAtLeastHalf) / float64(h)
+	}
+	rep.Latency, rep.Extract, rep.Decode = percentiles(lat), percentiles(ext), percentiles(dec)
+	if len(cornerErr) > 0 {
+		sort.Float64s(cornerErr)
+		rep.CornerError.Median = cornerErr[len(cornerErr)/2]
+		rep.CornerError.P90 = cornerErr[int(0.9*float64(len(cornerErr)-1))]
+	}
+	prog.done()
+	return rep, nil
+}
+
+// cornerError is the mean distance between predicted and true corners.
+func cornerError(got [4][2]float64, want [][2]float64) float64 {
+	var s float64
+	for i := range 4 {
+		s += math.Hypot(got[i][0]-want[i][0], got[i][1]-want[i][1])
+	}
+	return s / 4
+}
+
+// parallel runs fn(0..n-1) on workers goroutines, stopping at the first error.
+func parallel(ctx context.Context, n, workers int, tick func(), fn func(i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	workers = max(1, min(workers, n, 4*runtime.NumCPU()))
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { firstErr = err })
+					next.Store(int64(n))
+					return
+				}
+				tick()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}

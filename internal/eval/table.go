@@ -1,0 +1,82 @@
+package eval
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+)
+
+// WriteTable prints the report as the human-readable tables of `opencrs eval`.
+func (r *Report) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "targets %d, distractors %d, queries %d, workers %d\n\n", r.Targets, r.Distractors, r.Queries, r.Workers)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "difficulty\tn\tright\twrong\tmiss\trecall\twrong %\t")
+	for _, d := range difficulties(r.ByDifficulty) {
+		c := r.ByDifficulty[d]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f%%\t%.2f%%\t\n", d, c.N, c.Right, c.Wrong, c.Miss,
+			100*c.Recall(), 100*float64(c.Wrong)/float64(max(c.N, 1)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nrecall by detection grade (0 best … 4 worst, -1 unusable):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "difficulty\t")
+	gradeNames := []string{"-1", "0", "1", "2", "3", "4"}
+	for _, g := range gradeNames {
+		fmt.Fprintf(tw, "g%s\t", g)
+	}
+	fmt.Fprintln(tw)
+	for _, d := range difficulties(r.ByDifficulty) {
+		byG, ok := r.ByGrade[d]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t", d)
+		for _, g := range gradeNames {
+			c := byG[g]
+			if c.N == 0 {
+				fmt.Fprint(tw, "-\t")
+				continue
+			}
+			fmt.Fprintf(tw, "%.0f%% (%d)\t", 100*c.Recall(), c.N)
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nsearch latency ms (extract+retrieve+verify): p50 %.1f  p95 %.1f  p99 %.1f\n", r.Latency.P50, r.Latency.P95, r.Latency.P99)
+	fmt.Fprintf(w, "extraction ms p50 %.1f; decode ms p50 %.1f\n", r.Extract.P50, r.Decode.P50)
+	fmt.Fprintf(w, "corner error px: median %.2f, p90 %.2f\n", r.CornerError.Median, r.CornerError.P90)
+	fmt.Fprintf(w, "ingest %.1f ms/target; index %.0f bytes/target\n", r.IngestMsPerTarget, r.IndexBytesPerTarget)
+	fmt.Fprintf(w, "hits with score >= 0.5: %d, right %d (precision %.2f%%)\n", r.Calibration.HitsScoreAtLeastHalf,
+		r.Calibration.RightScoreAtLeastHalf, 100*r.Calibration.Precision)
+	return nil
+}
+
+// difficulties orders the rows: the public set's levels first, then any other
+// names sorted, negatives last.
+func difficulties(m map[string]Counts) []string {
+	rank := map[string]int{"easy": 0, "medium": 1, "hard": 2, "extreme": 3, "negative": 9}
+	out := make([]string, 0, len(m))
+	for d := range m {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ri, oki := rank[out[i]]
+		rj, okj := rank[out[j]]
+		if !oki {
+			ri = 5
+		}
+		if !okj {
+			rj = 5
+		}
+		if ri != rj {
+			return ri < rj
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
