@@ -26,7 +26,11 @@ type Grade struct {
 // cannot gather the consensus verification demands from a partial view.
 const (
 	minFeatures = 60
-	gradeCells  = 8 // spread is measured on a gradeCells² grid
+	// Descriptors closer than twinDistance bits, at places more than
+	// twinRadius pixels apart, make matches ambiguous (repetitive texture).
+	twinDistance = 40
+	twinRadius   = 24
+	gradeCells   = 8 // spread is measured on a gradeCells² grid
 )
 
 // bucket maps a measurement to 0 (best) … 4 (worst) given the values at which
@@ -91,15 +95,19 @@ func distinctiveness(fs *feature.Set) float64 {
 	for i := 0; i < n; i += step {
 		probes++
 		best := 256
+		ki := &fs.Keypoints[i]
 		for j := range fs.Descriptors {
-			if j == i {
+			// The same corner found on a neighbouring pyramid level is not
+			// a twin: only descriptors of other places count.
+			kj := &fs.Keypoints[j]
+			if dx, dy := ki.X-kj.X, ki.Y-kj.Y; dx*dx+dy*dy < twinRadius*twinRadius {
 				continue
 			}
 			if d := feature.Distance(&fs.Descriptors[i], &fs.Descriptors[j]); d < best {
 				best = d
 			}
 		}
-		if best > 40 {
+		if best > twinDistance {
 			unique++
 		}
 	}
