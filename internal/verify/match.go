@@ -1,11 +1,3 @@
-// Package verify decides whether a query image shows a candidate target: it
-// matches the binary descriptors of the two feature sets and checks that the
-// matches agree on one plausible homography (RANSAC), reporting the
-// measurements the caller needs to score the candidate.
-//
-// Coordinates are pixels of the full-resolution images; the homography maps
-// target pixels to query pixels. Keypoint angles are assumed to be measured
-// in image coordinates (x right, y down) by both sets, as the extractor does.
 package verify
 
 import (

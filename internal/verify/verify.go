@@ -171,7 +171,8 @@ func Verify(q, t *feature.Set, pairs []Pair, opt Options) Result {
 		c := &cs[i]
 		c.tx, c.ty = tn.apply(c.tx, c.ty)
 		c.qx, c.qy = qn.apply(c.qx, c.qy)
-		c.thr2 = c.thr2 * qn.s * c.thr2 * qn.s
+		thr := c.thr2 * qn.s // thr2 held the pixel threshold until now
+		c.thr2 = thr * thr
 	}
 
 	rect := targetRect(t, pairs)
@@ -208,6 +209,8 @@ func Verify(q, t *feature.Set, pairs []Pair, opt Options) Result {
 
 	h, ok := finish(denormalise(hn, tn, qn))
 	if !ok {
+		res.Inliers = n
+		res.InlierRatio = float64(n) / float64(len(pairs))
 		res.Reason = ReasonIllConditioned
 		return res
 	}
@@ -241,7 +244,7 @@ func Verify(q, t *feature.Set, pairs []Pair, opt Options) Result {
 // minorSpread returns the standard deviation along the minor principal axis
 // of the inliers' target and query points.
 func minorSpread(cs []corr, mask []bool) (target, query float64) {
-	var t, q [5]float64 // n, Σx, Σy, then covariance terms
+	var t, q [5]float64 // Σx, Σy, then Σdx², Σdxdy, Σdy²
 	var n float64
 	for i, c := range cs {
 		if !mask[i] {

@@ -302,3 +302,25 @@ func BenchmarkVerifyClutter(b *testing.B) {
 		Verify(sc.q, sc.t, sc.pairs, Options{})
 	}
 }
+
+// Keypoints found on coarse pyramid levels are located less precisely; the
+// inlier threshold grows with their level so they are not lost.
+func TestVerifyThresholdFollowsScale(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	sc := makeScene(r, testHomographies[1].h, 150, 50, 3, false)
+	for i := range sc.q.Keypoints {
+		sc.q.Keypoints[i].Scale = 0.5
+		sc.t.Keypoints[i].Scale = 0.5 * 0.8 // the homography scales by 0.8
+	}
+	scaled := Verify(sc.q, sc.t, sc.pairs, Options{})
+	uniform := Verify(sc.q, sc.t, sc.pairs, Options{UniformThreshold: true})
+	if !scaled.OK || scaled.Inliers < 145 {
+		t.Errorf("scaled threshold: OK=%v with %d inliers", scaled.OK, scaled.Inliers)
+	}
+	if uniform.Inliers >= scaled.Inliers {
+		t.Errorf("uniform threshold kept %d inliers, scaled %d", uniform.Inliers, scaled.Inliers)
+	}
+	if scaled.ScaleConsistency < 0.99 {
+		t.Errorf("scale consistency %.2f", scaled.ScaleConsistency)
+	}
+}
