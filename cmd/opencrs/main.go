@@ -22,10 +22,14 @@ type command struct {
 // commands lists every subcommand. Add a line here when adding a file.
 func commands() map[string]command {
 	return map[string]command{
-		"serve": {"run the service (management and recognition listeners)", runServe},
-		"app":   {"manage databases: create, list, delete, limits, usage", runApp},
-		"key":   {"manage API keys: create, list, revoke", runKey},
-		"vocab": {"train the visual vocabulary", runVocab},
+		"serve":   {"run the service (management and recognition listeners)", runServe},
+		"app":     {"manage databases: create, list, delete, limits, usage", runApp},
+		"key":     {"manage API keys: create, list, revoke", runKey},
+		"vocab":   {"train the visual vocabulary", runVocab},
+		"target":  {"manage targets on a server: add, get, list, update, delete, count, import", runTarget},
+		"search":  {"recognise an image (recognition server)", runSearch},
+		"grade":   {"grade an image as a target", runGrade},
+		"similar": {"list targets similar to an image", runSimilar},
 	}
 }
 
