@@ -66,8 +66,10 @@ func (t *Target) UnmarshalJSON(b []byte) error {
 }
 
 // MarshalJSON writes the API's flat layout, Extra fields included.
-func (t Target) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, len(t.Extra)+10)
+func (t Target) MarshalJSON() ([]byte, error) { return json.Marshal(t.fields()) }
+
+func (t Target) fields() map[string]any {
+	m := make(map[string]any, len(t.Extra)+12)
 	for k, v := range t.Extra {
 		m[k] = v
 	}
@@ -83,7 +85,7 @@ func (t Target) MarshalJSON() ([]byte, error) {
 	if t.TrackingImage != "" {
 		m["trackingImage"] = t.TrackingImage
 	}
-	return json.Marshal(m)
+	return m
 }
 
 // text renders a JSON string or number as text; other values are "".
@@ -218,6 +220,23 @@ func (h *Hit) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// MarshalJSON writes the hit flat, as the API does: the target's fields
+// with "score" and "corners" ([x, y] pairs) beside them.
+func (h Hit) MarshalJSON() ([]byte, error) { return json.Marshal(h.fields()) }
+
+func (h Hit) fields() map[string]any {
+	m := h.Target.fields()
+	m["score"] = h.Score
+	if len(h.Corners) > 0 {
+		xy := make([][2]float64, len(h.Corners))
+		for i, p := range h.Corners {
+			xy[i] = [2]float64{p.X, p.Y}
+		}
+		m["corners"] = xy
+	}
+	return m
+}
+
 // SearchResult is a successful search: the best hit and, when more than one
 // was asked for, all hits best first.
 type SearchResult struct {
@@ -238,6 +257,15 @@ func (r *SearchResult) UnmarshalJSON(b []byte) error {
 	}
 	r.Targets = rest.Targets
 	return nil
+}
+
+// MarshalJSON writes the best hit flat, with "targets" when there are more.
+func (r SearchResult) MarshalJSON() ([]byte, error) {
+	m := r.Hit.fields()
+	if len(r.Targets) > 0 {
+		m["targets"] = r.Targets
+	}
+	return json.Marshal(m)
 }
 
 // GradeDetail is the result of Grade: 0 (best) … 4 (worst), −1 unusable, and

@@ -140,3 +140,21 @@ func TestTokenRequest(t *testing.T) {
 		t.Error("token with a cloud key succeeded")
 	}
 }
+
+func TestSearchResultJSONRoundTrip(t *testing.T) {
+	hit := Hit{Target: Target{TargetID: "t1", Name: "a", Active: "1"}, Score: 0.9, Corners: []Point{{1, 2}, {3, 4}, {5, 6}, {7, 8}}}
+	in := SearchResult{Hit: hit, Targets: []Hit{hit, {Target: Target{TargetID: "t2"}, Score: 0.2}}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flat map[string]any
+	json.Unmarshal(b, &flat)
+	if flat["targetId"] != "t1" || flat["score"] != 0.9 || flat["corners"] == nil {
+		t.Errorf("not the API's flat layout: %s", b)
+	}
+	var out SearchResult
+	if err := json.Unmarshal(b, &out); err != nil || !reflect.DeepEqual(out, in) {
+		t.Errorf("round trip %+v, %v", out, err)
+	}
+}
