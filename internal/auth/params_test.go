@@ -56,6 +56,8 @@ func TestParamsFromJSON(t *testing.T) {
 		{"number literal as sent", `{"size":20.50,"n":-3}`, map[string]string{"size": "20.50", "n": "-3"}, false},
 		{"exponent to plain decimal", `{"a":1.514736e12,"b":2.5E-1,"c":1e0}`,
 			map[string]string{"a": "1514736000000", "b": "0.25", "c": "1"}, false},
+		{"integer beyond int64 kept exact", `{"n":123456789012345678901234567890}`,
+			map[string]string{"n": "123456789012345678901234567890"}, false},
 		{"booleans", `{"t":true,"f":false}`, map[string]string{"t": "true", "f": "false"}, false},
 		{"null skipped", `{"meta":null,"name":"x"}`, map[string]string{"name": "x"}, false},
 		{"nested compact", `{"acl":[ {"effect" : "Allow", "resource":["a"] } ],"o":{ "k" : 1 }}`,

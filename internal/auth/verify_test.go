@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -269,4 +270,12 @@ func TestErrorStatuses(t *testing.T) {
 
 func upperSig(p map[string]string) map[string]string {
 	return with(p, SignatureParam, strings.ToUpper(p[SignatureParam]))
+}
+
+func TestErrorIsThroughWrapping(t *testing.T) {
+	err := fmt.Errorf("handler: %w", ErrForbidden)
+	var ae *Error
+	if !errors.Is(err, ErrForbidden) || errors.Is(err, ErrInvalidToken) || !errors.As(err, &ae) || ae.HTTP != 403 {
+		t.Errorf("wrapped error not recognised: %v", err)
+	}
 }
