@@ -86,9 +86,10 @@ func (o *Options) withDefaults() Options {
 	return r
 }
 
-// Result is the outcome of Verify. Fields other than OK and Reason describe
-// the best model found and are meaningful whenever Inliers > 0, so a caller
-// can log or calibrate on rejected candidates too.
+// Result is the outcome of Verify. When the best model reached MinInliers,
+// the other fields describe it even if it was then rejected as implausible,
+// so a caller can log or calibrate on rejected candidates too; below
+// MinInliers only Matches, Inliers and InlierRatio are filled in.
 type Result struct {
 	OK      bool
 	Reason  string        // why OK is false
