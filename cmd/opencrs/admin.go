@@ -44,7 +44,7 @@ type adminFlags struct {
 }
 
 func (f *adminFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.data, "data", envOr("OPENCRS_DATA", "./data"), "data directory (offline; env OPENCRS_DATA)")
+	fs.StringVar(&f.data, "data", settingOr("OPENCRS_DATA", "./data"), "data directory (offline; env OPENCRS_DATA)")
 	fs.StringVar(&f.server, "server", os.Getenv("OPENCRS_SERVER"), "management URL of a running server (online; env OPENCRS_SERVER)")
 	fs.StringVar(&f.token, "token", os.Getenv("OPENCRS_ADMIN_TOKEN"), "admin token (online; default read from DATA/admin.token)")
 	fs.BoolVar(&f.json, "json", false, "print JSON")

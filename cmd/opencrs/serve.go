@@ -25,7 +25,8 @@ const dbFile = "opencrs.db"
 // the CLI on the same machine can reach the admin API without flags.
 const adminTokenFile = "admin.token"
 
-func envOr(key, def string) string {
+// settingOr returns the environment variable key, or def when it is unset.
+func settingOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
 	}
@@ -35,10 +36,10 @@ func envOr(key, def string) string {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", envOr("OPENCRS_DATA", "./data"), "data directory (env OPENCRS_DATA)")
-	mgmtAddr := fs.String("mgmt-addr", envOr("OPENCRS_MGMT_ADDR", ":8888"), "management listener HOST:PORT (env OPENCRS_MGMT_ADDR)")
-	recoAddr := fs.String("reco-addr", envOr("OPENCRS_RECO_ADDR", ":8080"), "recognition listener HOST:PORT (env OPENCRS_RECO_ADDR)")
-	logLevel := fs.String("log-level", envOr("OPENCRS_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	data := fs.String("data", settingOr("OPENCRS_DATA", "./data"), "data directory (env OPENCRS_DATA)")
+	mgmtAddr := fs.String("mgmt-addr", settingOr("OPENCRS_MGMT_ADDR", ":8888"), "management listener HOST:PORT (env OPENCRS_MGMT_ADDR)")
+	recoAddr := fs.String("reco-addr", settingOr("OPENCRS_RECO_ADDR", ":8080"), "recognition listener HOST:PORT (env OPENCRS_RECO_ADDR)")
+	logLevel := fs.String("log-level", settingOr("OPENCRS_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

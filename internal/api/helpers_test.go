@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"io"
-	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/opencrs/opencrs/internal/api"
+	"github.com/opencrs/opencrs/internal/api/apitest"
 	"github.com/opencrs/opencrs/internal/auth"
 	"github.com/opencrs/opencrs/internal/store"
 )
@@ -330,33 +329,7 @@ func (e *env) searchMultipart(c cred, fields map[string]any, img []byte) resp {
 	return e.roundTrip(req)
 }
 
-// texture draws a deterministic, feature-rich image: random grey boxes
-// and discs over noise, different for every seed.
-func texture(seed uint64, w, h int) *image.Gray {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	img := image.NewGray(image.Rect(0, 0, w, h))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(96 + r.IntN(64))
-	}
-	for n := 0; n < 160; n++ {
-		x0, y0 := r.IntN(w), r.IntN(h)
-		bw, bh := 8+r.IntN(w/6), 8+r.IntN(h/6)
-		g := color.Gray{uint8(r.IntN(256))}
-		disc := r.IntN(3) == 0
-		for y := y0; y < min(h, y0+bh); y++ {
-			for x := x0; x < min(w, x0+bw); x++ {
-				if disc {
-					dx, dy := float64(x-x0-bw/2)/float64(bw/2+1), float64(y-y0-bh/2)/float64(bh/2+1)
-					if dx*dx+dy*dy > 1 {
-						continue
-					}
-				}
-				img.SetGray(x, y, g)
-			}
-		}
-	}
-	return img
-}
+func texture(seed uint64, w, h int) *image.Gray { return apitest.Texture(seed, w, h) }
 
 func jpegBytes(t *testing.T, img image.Image) []byte {
 	t.Helper()

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opencrs/opencrs/internal/api/apitest"
+	"github.com/opencrs/opencrs/pkg/crsclient"
+)
+
+// server is a child `opencrs serve` process.
+type server struct {
+	cmd        *exec.Cmd
+	out        map[string]string // credentials and URLs it printed
+	mgmt, reco string
+	stderr     *bytes.Buffer
+	exited     chan error
+}
+
+var printed = regexp.MustCompile(`^\s*(appId|appKey|appSecret|apiKey|apiSecret|management URL \(server-end\)|recognition URL \(client-end\)):\s+(\S+)`)
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "opencrs")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startServer runs the binary on free ports and waits until it prints its URLs.
+func startServer(t *testing.T, bin, data string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--data", data, "--mgmt-addr", "127.0.0.1:0", "--reco-addr", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, out: map[string]string{}, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-s.exited
+	})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := printed.FindStringSubmatch(sc.Text()); m != nil {
+				s.out[m[1]] = m[2]
+				if strings.HasPrefix(m[1], "recognition") {
+					close(ready)
+				}
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { s.exited <- cmd.Wait() }()
+	select {
+	case <-ready:
+	case err := <-s.exited:
+		s.exited <- err
+		t.Fatalf("server exited before serving: %v\n%s", err, s.stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server did not start\n%s", s.stderr)
+	}
+	s.mgmt, s.reco = s.out["management URL (server-end)"], s.out["recognition URL (client-end)"]
+	return s
+}
+
+func TestRestartAfterKill9(t *testing.T) {
+	bin := buildBinary(t)
+	data := t.TempDir()
+	ctx := context.Background()
+
+	s1 := startServer(t, bin, data)
+	for _, k := range []string{"appId", "appKey", "appSecret", "apiKey", "apiSecret"} {
+		if s1.out[k] == "" {
+			t.Fatalf("first start did not print %s", k)
+		}
+	}
+	token, err := os.ReadFile(filepath.Join(data, adminTokenFile))
+	if err != nil || len(bytes.TrimSpace(token)) == 0 {
+		t.Fatalf("admin token file: %q, %v", token, err)
+	}
+	creds := s1.out
+	client := func(s *server) *crsclient.Client {
+		c, err := crsclient.New(crsclient.Config{ServerURL: s.mgmt, SearchURL: s.reco,
+			AppID: creds["appId"], APIKey: creds["apiKey"], APISecret: creds["apiSecret"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1 := client(s1)
+	ids := map[uint64]string{}
+	for seed := uint64(1); seed <= 4; seed++ {
+		tg, err := c1.CreateTarget(ctx, crsclient.TargetInput{Image: apitest.TextureJPEG(seed), Name: fmt.Sprint("t", seed)})
+		if err != nil {
+			t.Fatalf("create %d: %v", seed, err)
+		}
+		ids[seed] = tg.TargetID
+	}
+	// While the server holds the store, the offline CLI refuses clearly.
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"app", "list", "--data", data}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "locked") {
+		t.Fatalf("offline CLI on a live store: code %d, %s", code, errb.String())
+	}
+	// Online, it goes through the admin API (token from DATA/admin.token).
+	out.Reset()
+	if code := run(ctx, []string{"app", "create", "--server", s1.mgmt, "--data", data, "--json", "--mode", "dau"}, &out, &errb); code != 0 {
+		t.Fatalf("online app create: %s", errb.String())
+	}
+	var created map[string]string
+	if err := json.Unmarshal(out.Bytes(), &created); err != nil || created["appId"] == "" || created["appKey"] == "" || created["appSecret"] == "" {
+		t.Fatalf("app create --json: %q, %v", out.String(), err)
+	}
+
+	// kill -9: no shutdown, no flush. Every acknowledged write must survive.
+	if err := s1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s1.exited
+	s1.exited <- nil
+
+	s2 := startServer(t, bin, data)
+	if s2.out["appSecret"] != "" {
+		t.Fatalf("second start created credentials again")
+	}
+	c2 := client(s2)
+	if n, err := c2.Count(ctx); err != nil || n != len(ids) {
+		t.Fatalf("count after restart = %d, %v; want %d", n, err, len(ids))
+	}
+	for seed, id := range ids {
+		if _, err := c2.GetTarget(ctx, id); err != nil {
+			t.Fatalf("target %s after restart: %v", id, err)
+		}
+		res, err := c2.Search(ctx, apitest.TextureJPEG(seed), crsclient.SearchOptions{})
+		if err != nil || res.Target.TargetID != id {
+			t.Fatalf("search for %s after restart: %+v, %v", id, res, err)
+		}
+	}
+	if _, err := c2.Search(ctx, apitest.TextureJPEG(99), crsclient.SearchOptions{Multipart: true}); !errors.Is(err, crsclient.ErrNoMatch) {
+		t.Fatalf("unrelated image: %v, want no match", err)
+	}
+	if !strings.Contains(s2.stderr.String(), `"msg":"targets loaded","targets":4`) {
+		t.Errorf("load not logged with its count:\n%s", s2.stderr)
+	}
+
+	// SIGTERM: graceful, exit 0, store released for the offline CLI.
+	if err := s2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-s2.exited; err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, s2.stderr)
+	}
+	s2.exited <- nil
+	out.Reset()
+	if code := run(ctx, []string{"key", "create", "--data", data, "--app", created["appId"], "--perm", "READ", "--json"}, &out, &errb); code != 0 {
+		t.Fatalf("offline key create: %s", errb.String())
+	}
+	var key map[string]string
+	if err := json.Unmarshal(out.Bytes(), &key); err != nil || key["apiKey"] == "" || key["apiSecret"] == "" {
+		t.Fatalf("key create --json: %q, %v", out.String(), err)
+	}
+}
