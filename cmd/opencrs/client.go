@@ -31,8 +31,8 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.server, "server", envOr("OPENCRS_SERVER", "http://localhost:8888"), "management URL (env OPENCRS_SERVER)")
-	fs.StringVar(&f.searchServer, "search-server", envOr("OPENCRS_SEARCH_SERVER", "http://localhost:8080"), "recognition URL (env OPENCRS_SEARCH_SERVER)")
+	fs.StringVar(&f.server, "server", settingOr("OPENCRS_SERVER", "http://localhost:8888"), "management URL (env OPENCRS_SERVER)")
+	fs.StringVar(&f.searchServer, "search-server", settingOr("OPENCRS_SEARCH_SERVER", "http://localhost:8080"), "recognition URL (env OPENCRS_SEARCH_SERVER)")
 	fs.StringVar(&f.appID, "app-id", os.Getenv("OPENCRS_APP_ID"), "database appId (env OPENCRS_APP_ID)")
 	fs.StringVar(&f.apiKey, "api-key", os.Getenv("OPENCRS_API_KEY"), "API key (env OPENCRS_API_KEY)")
 	fs.StringVar(&f.apiSecret, "api-secret", os.Getenv("OPENCRS_API_SECRET"), "API secret (env OPENCRS_API_SECRET)")

@@ -30,6 +30,7 @@ func commands() map[string]command {
 		"search":  {"recognise an image (recognition server)", runSearch},
 		"grade":   {"grade an image as a target", runGrade},
 		"similar": {"list targets similar to an image", runSimilar},
+		"eval":    {"measure recognition on a labelled data set", runEval},
 	}
 }
 

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"github.com/opencrs/opencrs/internal/eval"
+	"github.com/opencrs/opencrs/internal/synth"
+)
+
+// runEval is `opencrs eval`: it measures the engine on a labelled data set.
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "../shared/eval", "data set folder (targets/, queries/, truth.jsonl)")
+	distractors := fs.Int("distractors", 0, "synthetic distractor targets to add")
+	pool := fs.String("pool", settingOr("OPENCRS_TRAIN_DIR", ".cache/training")+"/images", "image pool for distractors (scripts/fetch-training-images.sh)")
+	workers := fs.Int("workers", 1, "parallel workers for ingest and queries (latency figures want 1)")
+	ingestWorkers := fs.Int("ingest-workers", runtime.NumCPU(), "parallel workers for adding targets and distractors")
+	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opt := eval.Options{
+		Data: *data, Distractors: *distractors, Workers: *workers,
+		IngestWorkers: *ingestWorkers, Progress: stderr,
+	}
+	if *distractors > 0 {
+		p, err := synth.OpenPool(*pool)
+		if err != nil {
+			return fmt.Errorf("distractor pool (run scripts/fetch-training-images.sh): %w", err)
+		}
+		opt.Pool = p
+	}
+	rep, err := eval.Run(ctx, opt)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	if *jsonOut != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	return nil
+}
