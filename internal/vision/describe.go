@@ -74,7 +74,7 @@ func (e *Extractor) describeLevel(sc *scratch, lv *level, kps []corner, l int, s
 	offs := e.offsets(&sc.offs[l], stride)
 	row5 := boxSide * stride
 	binScale := angleBins / (2 * math.Pi)
-	var vals [256]uint16
+	var vals [numPoints]uint16
 	for _, k := range kps {
 		bin := int(float64(k.angle)*binScale+0.5) % angleBins
 		o := offs[bin*numPoints : bin*numPoints+numPoints]

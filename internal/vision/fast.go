@@ -30,37 +30,46 @@ func newFastTable(t int) *fastTable {
 // detectFAST appends the FAST-9 corners with threshold t inside
 // [x0,x1)x[y0,y1) of the w-wide image p and records their scores in score
 // (which must be zero there). Callers keep the rectangle at least 3 pixels
-// from the image edge.
-func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint8, out []corner) []corner {
+// from the image edge. cand is scratch space; the grown buffer is returned.
+func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint8, out []corner, cand []int32) ([]corner, []int32) {
+	if x1 <= x0 || y1 <= y0 {
+		return out, cand
+	}
 	tab := newFastTable(t)
 	var off [16]int
 	for i, c := range circle {
 		off[i] = c[1]*w + c[0]
 	}
+	n := x1 - x0
+	if cap(cand) < n+1 {
+		cand = make([]int32, n+1)
+	}
+	cand = cand[:n+1]
 	for y := y0; y < y1; y++ {
-		// Row windows let the compiler drop most bounds checks and keep the
-		// compass lookups as plain indexed loads.
-		rm3 := p[(y-3)*w : (y-2)*w]
-		r0 := p[y*w : (y+1)*w]
-		rp3 := p[(y+3)*w : (y+4)*w]
-		for x := x0; x < x1; x++ {
-			if x < 3 || x+3 >= len(r0) || x >= len(rm3) || x >= len(rp3) {
-				break
-			}
-			c := int(r0[x])
+		// Pass 1, branch-free: an arc of 9 holds at least one pixel of
+		// every pair of opposite circle pixels, so test the four compass
+		// pixels and collect the survivors. A data-dependent branch per
+		// pixel would mispredict on every textured stretch.
+		up := p[(y-3)*w+x0 : (y-3)*w+x1]
+		dn := p[(y+3)*w+x0 : (y+3)*w+x1]
+		mid := p[y*w+x0-3 : y*w+x1+3]
+		dn = dn[:len(up)]
+		mid = mid[:len(up)+6]
+		k := 0
+		for j, u := range up {
+			c := mid[j+3]
+			tc := (*[256]uint8)(tab[255-int(c) : 511-int(c)])
+			d := (tc[u] | tc[dn[j]]) & (tc[mid[j]] | tc[mid[j+6]])
+			cand[k] = int32(j)
+			k += int((d + 3) >> 2)
+		}
+		// Pass 2 on the few survivors: the remaining opposite pairs, then
+		// the full arc test and the score.
+		for _, j := range cand[:k] {
+			i := y*w + x0 + int(j)
+			c := int(p[i])
 			tc := (*[256]uint8)(tab[255-c : 511-c])
-			// An arc of 9 contains at least one pixel of every pair of
-			// opposite circle pixels; test the compass pairs first, which
-			// rejects most pixels of a natural image after two loads.
-			d := tc[rm3[x]] | tc[rp3[x]]
-			if d == 0 {
-				continue
-			}
-			d &= tc[r0[x+3]] | tc[r0[x-3]]
-			if d == 0 {
-				continue
-			}
-			i := y*w + x
+			d := (tc[p[i+off[0]]] | tc[p[i+off[8]]]) & (tc[p[i+off[4]]] | tc[p[i+off[12]]])
 			d &= tc[p[i+off[2]]] | tc[p[i+off[10]]]
 			d &= tc[p[i+off[6]]] | tc[p[i+off[14]]]
 			if d == 0 {
@@ -77,10 +86,10 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint8, out []corner)
 			}
 			s := fastScore(p, i, &off, c)
 			score[i] = uint8(s)
-			out = append(out, corner{x: int32(x), y: int32(y), score: int32(s)})
+			out = append(out, corner{x: int32(x0 + int(j)), y: int32(y), score: int32(s)})
 		}
 	}
-	return out
+	return out, cand
 }
 
 // fastScore returns the FAST score of a corner at i: the largest threshold

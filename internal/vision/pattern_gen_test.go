@@ -181,6 +181,11 @@ func greedyPairs(t *testing.T, pts [][2]int8, samples [][]int) [][2]uint8 {
 			if used[i] || len(picked) == 256 {
 				continue
 			}
+			// Unbalanced tests carry little information; admit them only
+			// as the correlation bar is lowered.
+			if bal := math.Abs(float64(cands[i].ones)/float64(m) - 0.5); bal > 0.1+(thr-0.2)/2 {
+				break
+			}
 			ok := true
 			for _, p := range picked {
 				if math.Abs(corr(&cands[i], p)) >= thr {
@@ -195,6 +200,11 @@ func greedyPairs(t *testing.T, pts [][2]int8, samples [][]int) [][2]uint8 {
 		}
 		t.Logf("threshold %.3f: %d pairs", thr, len(picked))
 	}
+	hist := map[int]int{}
+	for _, p := range picked {
+		hist[p.ones*10/m]++
+	}
+	t.Logf("training bit means by decile: %v", hist)
 	out := make([][2]uint8, len(picked))
 	for i, p := range picked {
 		// Random order of a and b would not matter; keep a < b for clarity.

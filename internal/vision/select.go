@@ -52,7 +52,7 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 	g := newGrid(lv, e.cfg.CellSize)
 	ncell := g.nx * g.ny
 
-	cs := detectFAST(lv.pix, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.corners[:0])
+	cs, cand := detectFAST(lv.pix, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.corners[:0], sc.cand)
 	cnt := sc.cellCount(ncell)
 	for i := range cs {
 		c := &cs[i]
@@ -70,7 +70,7 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 				}
 				x0, y0, x1, y1 := g.bounds(cx, cy)
 				n := len(cs)
-				cs = detectFAST(lv.pix, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, cs)
+				cs, cand = detectFAST(lv.pix, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, cs, cand)
 				for i := n; i < len(cs); i++ {
 					cs[i].cell = int32(ci)
 				}
@@ -78,7 +78,7 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 			}
 		}
 	}
-	sc.corners = cs
+	sc.corners, sc.cand = cs, cand
 	cs = nonMaxSuppress(cs, score, w)
 	if len(cs) == 0 {
 		return nil

@@ -59,6 +59,8 @@ func synthImage(w, h int, seed uint64) *image.Gray {
 			alpha := 0.3 + 0.7*r.float()
 			rect := r.next()&1 == 0
 			sin, cos := math.Sincos(th)
+			// Shading across the shape, as lit surfaces have.
+			shade := (r.float() - 0.5) * 80 / a
 			ext := int(a) + 2
 			for y := max(0, int(cy)-ext); y < min(h, int(cy)+ext+1); y++ {
 				for x := max(0, int(cx)-ext); x < min(w, int(cx)+ext+1); x++ {
@@ -72,13 +74,55 @@ func synthImage(w, h int, seed uint64) *image.Gray {
 					}
 					if in {
 						i := y*w + x
-						f[i] += alpha * (tone - f[i])
+						f[i] += alpha * (tone + shade*u - f[i])
 					}
 				}
 			}
 		}
 	}
+	// Band-limited value noise at a few scales stands in for the fine
+	// texture (print, fabric, foliage) real surfaces have, so patches are
+	// rarely perfectly flat.
+	for _, oct := range [][2]float64{{3, 7}, {7, 9}, {17, 10}} {
+		step, amp := oct[0], oct[1]
+		gw, gh := int(float64(w)/step)+2, int(float64(h)/step)+2
+		g := make([]float64, gw*gh)
+		for i := range g {
+			g[i] = (r.float() - 0.5) * 2 * amp
+		}
+		for y := range h {
+			fy := float64(y) / step
+			y0 := int(fy)
+			ty := fy - float64(y0)
+			for x := range w {
+				fx := float64(x) / step
+				x0 := int(fx)
+				tx := fx - float64(x0)
+				a := g[y0*gw+x0]*(1-tx) + g[y0*gw+x0+1]*tx
+				b := g[(y0+1)*gw+x0]*(1-tx) + g[(y0+1)*gw+x0+1]*tx
+				f[y*w+x] += a*(1-ty) + b*ty
+			}
+		}
+	}
+	// Two 3x3 box passes (about a Gaussian of sigma 1.2) soften edges the
+	// way a phone lens and JPEG do; sharp synthetic edges would train and
+	// test the descriptor on unrealistically crisp patches.
+	for range 2 {
+		f = boxBlur3(f, w, h)
+	}
 	img := image.NewGray(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			v := f[y*w+x] + (r.float()-0.5)*6
+			img.Pix[y*img.Stride+x] = uint8(math.Max(0, math.Min(255, math.Round(v))))
+		}
+	}
+	return img
+}
+
+// boxBlur3 returns f blurred by a 3x3 box, shrinking the box at the edges.
+func boxBlur3(f []float64, w, h int) []float64 {
+	out := make([]float64, len(f))
 	for y := range h {
 		for x := range w {
 			var s float64
@@ -92,11 +136,10 @@ func synthImage(w, h int, seed uint64) *image.Gray {
 					}
 				}
 			}
-			v := s/float64(n) + (r.float()-0.5)*6
-			img.Pix[y*img.Stride+x] = uint8(math.Max(0, math.Min(255, math.Round(v))))
+			out[y*w+x] = s / float64(n)
 		}
 	}
-	return img
+	return out
 }
 
 // warp returns src rotated by angle (radians, image coordinates, y down)

@@ -48,9 +48,11 @@ const (
 	// minLevelSide is the smallest level side worth scanning: a few pixels
 	// of interior beyond the border on each side.
 	minLevelSide = 2*border + 8
-	// angleBins quantises orientation for the pre-rotated test tables; 12°
-	// steps cost little distinctiveness and keep the tables small.
-	angleBins = 30
+	// angleBins quantises orientation for the pre-rotated test tables.
+	// 32 bins (11.25°) cost little distinctiveness, and a quarter turn is
+	// exactly 8 bins, so portrait and landscape shots of a target quantise
+	// alike.
+	angleBins = 32
 	// maxLevels bounds Config.Levels so a silly value cannot allocate much.
 	maxLevels = 32
 )
@@ -171,6 +173,7 @@ type scratch struct {
 	levels  []level  // level descriptions into pyr
 	score   []uint8  // FAST score map of the current level, 0 = no corner
 	corners []corner // FAST corners of the current level
+	cand    []int32  // FAST pass-1 survivors of one row
 	sorted  []corner // corners grouped by cell
 	cellCnt []int32  // per-cell counts, then start offsets
 	picked  []corner
