@@ -1,5 +1,5 @@
-// Package api serves the EasyAR-CRS-compatible HTTP API (the contract is
-// docs in /work/shared/spec/API.md, mirrored by the tests): a management
+// Package api serves the EasyAR-CRS-compatible HTTP API (the wire contract
+// of the project's API.md, which contract_test.go walks through): a management
 // handler (target CRUD, similar, grade, tokens, the admin API and /metrics)
 // and a recognition handler (search). A Service ties them to a store, one
 // recognition engine per database, authentication, rate limits and usage
@@ -18,6 +18,7 @@ import (
 
 	"github.com/opencrs/opencrs/internal/auth"
 	"github.com/opencrs/opencrs/internal/engine"
+	"github.com/opencrs/opencrs/internal/index"
 	"github.com/opencrs/opencrs/internal/store"
 )
 
@@ -74,7 +75,8 @@ type Config struct {
 	// AdminToken authenticates /admin/ requests (Authorization: Bearer);
 	// empty disables the admin API.
 	AdminToken string
-	// NewRecognizer makes the engine of one database; nil uses engine.New.
+	// NewRecognizer makes the engine of one database; nil uses engine.New
+	// with the embedded vocabulary, decoded once and shared.
 	NewRecognizer func() (Recognizer, error)
 
 	MaxBody       int64         // request body limit, default 8 MiB (413/422)
@@ -126,7 +128,16 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.NewRecognizer == nil {
-		cfg.NewRecognizer = func() (Recognizer, error) { return engine.New(engine.Config{}) }
+		// One decoded vocabulary for every database's engine: it is large
+		// and read-only.
+		vocab := sync.OnceValues(index.DefaultVocabulary)
+		cfg.NewRecognizer = func() (Recognizer, error) {
+			v, err := vocab()
+			if err != nil {
+				return nil, err
+			}
+			return engine.New(engine.Config{Vocabulary: v})
+		}
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody

@@ -14,8 +14,10 @@ import (
 	"hash/crc32"
 	"image"
 	"image/png"
+	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,6 +282,46 @@ func TestBodyLimit(t *testing.T) {
 		} else if r.HTTP == 413 {
 			t.Errorf("body of %d bytes refused: %v", tc.size, r)
 		}
+	}
+	// Multipart, chunked, over the limit.
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("image", "big.jpg")
+	fw.Write(make([]byte, api.DefaultMaxBody))
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, e.reco.URL+"/v2/search", struct{ *bytes.Reader }{bytes.NewReader(buf.Bytes())})
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	e.expect(e.roundTrip(req), 413, 422)
+}
+
+func TestConcurrentWritesAndSearches(t *testing.T) {
+	e := newEnv(t)
+	id := e.createTarget(100, nil)
+	query := textureB64(t, 100)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := map[string]any{"name": fmt.Sprint("c", i), "image": textureB64(t, uint64(101+i))}
+			if r := e.m("POST", "/targets", e.apiKeyCred(), p); r.StatusCode != 0 {
+				t.Errorf("concurrent create: %v", r)
+			}
+		}()
+	}
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.search(e.apiKeyCred(), map[string]any{"image": query}, nil)
+			if r.StatusCode != 0 || r.obj(t)["targetId"] != id {
+				t.Errorf("search during writes: %v", r)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.count(); n != 4 {
+		t.Fatalf("count %d, want 4", n)
 	}
 }
 

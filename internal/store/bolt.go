@@ -4,8 +4,9 @@ package store
 // binary), keeps everything in a single file the operator can copy, and gives
 // ACID transactions that are fsync'd before Update returns: a write the API
 // acknowledged survives kill -9 or power loss. Its single-writer model suits
-// us: writes are rare next to searches, and searches never touch the store
-// (they run on the in-memory engines and in-memory usage counters).
+// us: writes are rare next to searches, and searches only read it (credential
+// and target lookups, concurrent with writers under bbolt's MVCC); their
+// usage counts reach it in periodic batches.
 //
 // Layout (every key and value is bytes):
 //
