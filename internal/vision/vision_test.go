@@ -29,7 +29,7 @@ func TestFAST(t *testing.T) {
 	tests := []struct {
 		name   string
 		img    *image.Gray
-		corner bool // a corner is expected near (32, 32)
+		corner bool // a corner is expected near (32, 32); ideal steps give plateaus of equal score, so allow a few pixels
 	}{
 		{"bright corner", fill(n, n, func(x, y int) uint8 {
 			if x >= 32 && y >= 32 {
@@ -76,7 +76,7 @@ func TestFAST(t *testing.T) {
 			cs = nonMaxSuppress(cs, score, n)
 			near := 0
 			for _, c := range cs {
-				if abs(int(c.x)-32) <= 2 && abs(int(c.y)-32) <= 2 {
+				if abs(int(c.x)-32) <= 3 && abs(int(c.y)-32) <= 3 {
 					near++
 				}
 			}
@@ -229,10 +229,12 @@ func TestDescriptorInvariance(t *testing.T) {
 		maxMedian    int     // median Hamming distance of correspondences
 		minNN        float64 // share whose nearest neighbour is the counterpart
 	}{
-		{"rotate 90", math.Pi / 2, 1, 300, 40, 0.8},
-		{"rotate 30", math.Pi / 6, 1, 200, 60, 0.6},
-		{"scale 0.8", 0, 0.8, 150, 60, 0.6},
-		{"rotate 30 scale 0.8", math.Pi / 6, 0.8, 100, 60, 0.6},
+		// A quarter turn maps pixels and angle bins exactly; only the
+		// coarser levels resample differently.
+		{"rotate 90", math.Pi / 2, 1, 600, 15, 0.9},
+		{"rotate 30", math.Pi / 6, 1, 400, 55, 0.75},
+		{"scale 0.8", 0, 0.8, 400, 55, 0.75},
+		{"rotate 30 scale 0.8", math.Pi / 6, 0.8, 400, 55, 0.75},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
