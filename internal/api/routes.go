@@ -42,7 +42,7 @@ func (s *Service) managementRoutes() *router {
 func (s *Service) recognitionRoutes() *router {
 	rt := &router{s: s, listener: "recognition"}
 	rt.add(http.MethodGet, "/ping", ping)
-	rt.add(http.MethodPost, "/search", s.searchJSON).msgObject = true
-	rt.add(http.MethodPost, "/v2/search", s.searchMultipart).msgObject = true
+	rt.add(http.MethodPost, "/search", s.searchAny).msgObject = true
+	rt.add(http.MethodPost, "/v2/search", s.searchAny).msgObject = true
 	return rt
 }

@@ -18,8 +18,13 @@ import (
 
 const maxExpect = 10
 
-// searchJSON serves POST /search.
-func (s *Service) searchJSON(ctx context.Context, c *call) (any, error) {
+// searchAny serves POST /search (JSON) and POST /v2/search (multipart).
+// Each also accepts the other's body, told apart by content type: clients
+// in the wild mix them up, and the body is unambiguous.
+func (s *Service) searchAny(ctx context.Context, c *call) (any, error) {
+	if mt, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		return s.searchMultipart(ctx, c)
+	}
 	if err := s.readParams(c); err != nil {
 		return nil, err
 	}
@@ -29,10 +34,6 @@ func (s *Service) searchJSON(ctx context.Context, c *call) (any, error) {
 // searchMultipart serves POST /v2/search: the image is a file part and is
 // not signed; every text field is.
 func (s *Service) searchMultipart(ctx context.Context, c *call) (any, error) {
-	mt, _, err := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" {
-		return nil, errUnparseable(fmt.Errorf("content type %q, want multipart/form-data", c.r.Header.Get("Content-Type")))
-	}
 	// Files stay in memory up to the body limit, which bounds them anyway.
 	if err := c.r.ParseMultipartForm(s.cfg.MaxBody); err != nil {
 		var mbe *http.MaxBytesError
