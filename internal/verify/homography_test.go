@@ -174,3 +174,27 @@ func BenchmarkFitHomography100(b *testing.B) {
 		FitHomography(src, dst)
 	}
 }
+
+func TestSolveFixedMatchesEigen(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, tc := range testHomographies {
+		var a sym9
+		for range 50 {
+			x, y := r.Float64()*2-1, r.Float64()*2-1
+			// Map through tc.h in a normalised-looking frame.
+			u, v := Apply(tc.h, (x+1)*imgW/2, (y+1)*imgH/2)
+			a.addCorrespondence(x, y, u/imgW*2-1+r.NormFloat64()*1e-3, v/imgH*2-1+r.NormFloat64()*1e-3)
+		}
+		hf, ok1 := a.solveFixed()
+		he, ok2 := a.smallestEigenvector()
+		if !ok1 || !ok2 {
+			t.Fatalf("%s: solveFixed %v eigen %v", tc.name, ok1, ok2)
+		}
+		for k := range he {
+			he[k] /= he[8]
+		}
+		if e := cornerError(hf, he, 1, 1); e > 1e-3 {
+			t.Errorf("%s: solutions differ by %g", tc.name, e)
+		}
+	}
+}

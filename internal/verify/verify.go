@@ -204,9 +204,10 @@ func Verify(q, t *feature.Set, pairs []Pair, opt Options) Result {
 		res.Reason = ReasonNoConsensus
 		return res
 	}
-	mask := make([]bool, len(cs))
+	mask := make([]bool, 2*len(cs))
+	mask, next := mask[:len(cs)], mask[len(cs):]
 	countInliers(&hn, cs, mask)
-	hn = refine(hn, cs, mask, o.RefineRounds, plausible)
+	hn = refine(hn, cs, mask, next, o.RefineRounds, plausible)
 
 	h, ok := finish(denormalise(hn, tn, qn))
 	if !ok {
@@ -546,9 +547,8 @@ func countInliers(h *[9]float64, cs []corr, mask []bool) int {
 // and stays plausible: comparing inlier counts instead would let one
 // borderline outlier veto a fit that is better everywhere else. mask holds
 // the inliers of the returned model.
-func refine(h [9]float64, cs []corr, mask []bool, rounds int, plausible *plausibility) [9]float64 {
+func refine(h [9]float64, cs []corr, mask, next []bool, rounds int, plausible *plausibility) [9]float64 {
 	cur := msac(&h, cs)
-	next := make([]bool, len(cs))
 	for range rounds {
 		var ata sym9
 		for i := range cs {
@@ -556,9 +556,11 @@ func refine(h [9]float64, cs []corr, mask []bool, rounds int, plausible *plausib
 				ata.addCorrespondence(cs[i].tx, cs[i].ty, cs[i].qx, cs[i].qy)
 			}
 		}
-		g, ok := ata.smallestEigenvector()
+		g, ok := ata.solveFixed()
 		if !ok {
-			break
+			if g, ok = ata.smallestEigenvector(); !ok {
+				break
+			}
 		}
 		// The eigenvector's sign is arbitrary: make the inliers lie in front.
 		var wsum float64
