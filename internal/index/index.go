@@ -413,39 +413,61 @@ func (ix *Index) Query(words []uint32, n int, out []Candidate) []Candidate {
 		return out
 	}
 	checkGen := ix.dead > 0
-	acc, touched := s.acc, s.touched[:0]
+	// When the query's postings outnumber the documents most documents get
+	// touched, and tracking them costs more than scanning the whole
+	// accumulator afterwards; otherwise track touched ids to keep the work
+	// proportional to the postings read.
+	scan := 0
+	for _, t := range s.terms {
+		scan += len(ix.postings[t.word])
+	}
+	dense := scan >= len(ix.docs)
+	acc, touched := s.acc[:len(ix.docs)], s.touched[:0]
 	if ix.opts.Scoring == L2 {
 		for _, t := range s.terms {
-			touched = ix.accumulateDot(acc, touched, ix.postings[t.word], t.weight, checkGen)
-		}
-		scale := float32(1 / math.Sqrt(qnorm))
-		for _, d := range touched {
-			acc[d] *= ix.invNorm[d] * scale
+			touched = ix.accumulateDot(acc, touched, ix.postings[t.word], t.weight, checkGen, dense)
 		}
 	} else {
 		inv := float32(1 / qnorm)
 		for _, t := range s.terms {
-			touched = ix.accumulateMin(acc, touched, ix.postings[t.word], t.weight*inv, t.idf, checkGen)
+			touched = ix.accumulateMin(acc, touched, ix.postings[t.word], t.weight*inv, t.idf, checkGen, dense)
 		}
 	}
-
+	if dense {
+		touched = touched[:0]
+		for d, x := range acc {
+			if x > 0 {
+				touched = append(touched, uint32(d))
+			}
+		}
+	}
+	if ix.opts.Scoring == L2 {
+		scale := float32(1 / math.Sqrt(qnorm))
+		for _, d := range touched {
+			acc[d] *= ix.invNorm[d] * scale
+		}
+	}
 	out = topN(acc, touched, n, out)
-	for _, d := range touched {
-		acc[d] = 0
+	if dense {
+		clear(acc)
+	} else {
+		for _, d := range touched {
+			acc[d] = 0
+		}
 	}
 	s.touched = touched
 	return out
 }
 
 // accumulateDot adds weight·tf for every live posting (L2 numerator).
-func (ix *Index) accumulateDot(acc []float32, touched []uint32, ps []posting, weight float32, checkGen bool) []uint32 {
+func (ix *Index) accumulateDot(acc []float32, touched []uint32, ps []posting, weight float32, checkGen, dense bool) []uint32 {
 	for _, p := range ps {
 		if checkGen {
 			if m := &ix.docs[p.doc]; !m.live || m.gen != p.gen {
 				continue
 			}
 		}
-		if acc[p.doc] == 0 {
+		if !dense && acc[p.doc] == 0 {
 			touched = append(touched, p.doc)
 		}
 		acc[p.doc] += weight * float32(p.tf)
@@ -454,8 +476,8 @@ func (ix *Index) accumulateDot(acc []float32, touched []uint32, ps []posting, we
 }
 
 // accumulateMin adds min(q̂_w, d̂_w) for every live posting (L1 intersection).
-func (ix *Index) accumulateMin(acc []float32, touched []uint32, ps []posting, q, idf float32, checkGen bool) []uint32 {
-	inv := ix.invNorm
+func (ix *Index) accumulateMin(acc []float32, touched []uint32, ps []posting, q, idf float32, checkGen, dense bool) []uint32 {
+	inv := ix.invNorm[:len(acc)]
 	for _, p := range ps {
 		if checkGen {
 			if m := &ix.docs[p.doc]; !m.live || m.gen != p.gen {
@@ -463,10 +485,7 @@ func (ix *Index) accumulateMin(acc []float32, touched []uint32, ps []posting, q,
 			}
 		}
 		x := min(q, float32(p.tf)*idf*inv[p.doc])
-		if x <= 0 {
-			continue
-		}
-		if acc[p.doc] == 0 {
+		if !dense && x > 0 && acc[p.doc] == 0 {
 			touched = append(touched, p.doc)
 		}
 		acc[p.doc] += x
