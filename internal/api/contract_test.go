@@ -16,8 +16,10 @@ import (
 	"image/png"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -915,4 +917,52 @@ func TestPanicIs500(t *testing.T) {
 	e.expect(r, 500, 500)
 	// The service survives.
 	e.expect(e.call(e.mgmt.URL, "GET", "/ping", cred{}, nil), 200, 0)
+}
+
+// countingRecognizer is the real engine, counting feature extractions.
+type countingRecognizer struct {
+	api.Recognizer
+	prepares *atomic.Int64
+}
+
+func (c countingRecognizer) Prepare(ctx context.Context, img *image.Gray) (*engine.Target, error) {
+	c.prepares.Add(1)
+	return c.Recognizer.Prepare(ctx, img)
+}
+
+func TestLoadUsesStoredFeatures(t *testing.T) {
+	e := newEnv(t)
+	ids := []string{e.createTarget(110, nil), e.createTarget(111, map[string]any{"active": "0"})}
+	// A record whose features cannot be decoded is skipped, not fatal.
+	bad := store.Target{ID: "bad", Name: "bad", Active: true, Modified: 1, Type: "ImageTarget", Size: "20"}
+	if err := e.store.CreateTarget(context.Background(), e.app.ID, bad, store.Blobs{Image: []byte("x"), Features: []byte("garbage")}, store.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+
+	var prepares atomic.Int64
+	ctx := context.Background()
+	svc, err := api.New(ctx, api.Config{Store: e.store, Now: e.clock.Now, NewRecognizer: func() (api.Recognizer, error) {
+		rec, err := engine.New(engine.Config{})
+		return countingRecognizer{rec, &prepares}, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close(ctx)
+	n, err := svc.Load(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("Load = %d, %v; want 2", n, err)
+	}
+	if prepares.Load() != 0 {
+		t.Fatalf("Load extracted features %d times", prepares.Load())
+	}
+	reco := httptest.NewServer(svc.Recognition())
+	defer reco.Close()
+	e2 := *e
+	e2.reco = reco
+	r := e2.search(e.apiKeyCred(), map[string]any{"image": textureB64(t, 110)}, nil)
+	if e.expect(r, 200, 0); r.obj(t)["targetId"] != ids[0] {
+		t.Fatalf("reloaded engine: %v", r)
+	}
+	e2.expect(e2.search(e.apiKeyCred(), map[string]any{"image": textureB64(t, 111)}, nil), 404, 17)
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func openTest(t *testing.T) (*Bolt, string) {
@@ -243,5 +245,42 @@ func TestParsePerm(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("ParsePerm(%q) = %v, %v", tc.in, got, err)
 		}
+	}
+}
+
+func TestCorruptRecordsAreReported(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTest(t)
+	a := newTestApp(t, s)
+	tg := Target{ID: "t1", Name: "n", Active: true, Modified: 1}
+	if err := s.CreateTarget(ctx, a.ID, tg, Blobs{Image: []byte("i"), Features: []byte("f")}, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Damage the target's record behind the store's back.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bDB).Bucket([]byte(a.ID)).Bucket(bTargets).Put([]byte("t1"), []byte("{not json"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := OpenBolt(path, BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.Target(ctx, a.ID, "t1"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Target: %v, want ErrCorrupt", err)
+	}
+	if _, _, err := s2.ListTargets(ctx, a.ID, 0, 10); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("ListTargets: %v, want ErrCorrupt", err)
+	}
+	if _, _, err := s2.LoadFeatures(ctx, a.ID, "", 10); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("LoadFeatures: %v, want ErrCorrupt", err)
 	}
 }
