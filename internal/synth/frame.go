@@ -12,19 +12,20 @@ import (
 // Zero values take defaults: a 640x480 frame, focal length 0.9x the long
 // side, area share 0.3, neutral tone, no blur, no noise, no JPEG round trip.
 type FrameParams struct {
-	W, H        int     // frame size in pixels
-	RotDeg      float64 // in-plane rotation of the target, degrees
-	TiltDeg     float64 // out-of-plane tilt, degrees
-	TiltAxisDeg float64 // direction of the in-plane tilt axis, degrees
-	Focal       float64 // pinhole focal length in pixels
-	AreaShare   float64 // target area / frame area (shrunk if it cannot fit)
-	Blur        float64 // Gaussian sigma, pixels
-	Noise       float64 // sensor noise sigma, grey levels
-	Contrast    float64 // gain about mid-grey
-	Brightness  float64 // offset, grey levels
-	Gamma       float64 // exponent applied after contrast and brightness
-	JPEGQuality int     // 1–100; 0 skips the JPEG round trip
-	Seed        uint64  // background crop and noise
+	W           int     `json:"w"`             // frame width, pixels
+	H           int     `json:"h"`             // frame height, pixels
+	RotDeg      float64 `json:"rot_deg"`       // in-plane rotation of the target, degrees
+	TiltDeg     float64 `json:"tilt_deg"`      // out-of-plane tilt, degrees
+	TiltAxisDeg float64 `json:"tilt_axis_deg"` // direction of the in-plane tilt axis, degrees
+	Focal       float64 `json:"focal_px"`      // pinhole focal length, pixels
+	AreaShare   float64 `json:"area_share"`    // target area / frame area (shrunk if it cannot fit)
+	Blur        float64 `json:"blur_sigma"`    // Gaussian sigma, pixels
+	Noise       float64 `json:"noise_sigma"`   // sensor noise sigma, grey levels
+	Contrast    float64 `json:"contrast"`      // gain about mid-grey
+	Brightness  float64 `json:"brightness"`    // offset, grey levels
+	Gamma       float64 `json:"gamma"`         // exponent applied after contrast and brightness
+	JPEGQuality int     `json:"jpeg_quality"`  // 1–100; 0 skips the JPEG round trip
+	Seed        uint64  `json:"seed"`          // background crop and noise
 }
 
 func (p FrameParams) withDefaults() FrameParams {

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -379,4 +380,95 @@ func BenchmarkFrame(b *testing.B) {
 	for b.Loop() {
 		Frame(target, bg, p)
 	}
+}
+
+// TestRepositoryFixtures checks testdata/ at the repository root (made by
+// cmd/mkfixtures) against its truth.json: files present, sizes right, the
+// corners agreeing with the homography, and the frame showing the target
+// where the truth says.
+func TestRepositoryFixtures(t *testing.T) {
+	root := filepath.Join("..", "..", "testdata")
+	data, err := os.ReadFile(filepath.Join(root, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth []struct {
+		Query      string
+		Target     *string
+		Corners    *[4][2]float64
+		Homography *Homography
+	}
+	if err := json.Unmarshal(data, &truth); err != nil {
+		t.Fatal(err)
+	}
+	if len(truth) != 3 {
+		t.Fatalf("%d queries in truth.json, want 3", len(truth))
+	}
+	load := func(name string) *image.Gray {
+		f, err := os.Open(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		m, err := jpeg.Decode(f)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return toGray(m)
+	}
+	for _, name := range []string{"targets/a.jpg", "targets/b.jpg", "targets/c.jpg"} {
+		if g := load(name); max(g.Rect.Dx(), g.Rect.Dy()) > 480 {
+			t.Errorf("%s is %v, long side must be <= 480", name, g.Rect.Size())
+		}
+	}
+	for _, q := range truth {
+		frame := load(q.Query)
+		if frame.Rect.Dx() != 640 || frame.Rect.Dy() != 480 {
+			t.Errorf("%s: size %v", q.Query, frame.Rect.Size())
+		}
+		if q.Target == nil {
+			continue
+		}
+		target := load(*q.Target)
+		h := *q.Homography
+		w, ht := float64(target.Rect.Dx()), float64(target.Rect.Dy())
+		for i, c := range [4][2]float64{{0, 0}, {w, 0}, {w, ht}, {0, ht}} {
+			x, y := h.Apply(c[0], c[1])
+			if math.Hypot(x-q.Corners[i][0], y-q.Corners[i][1]) > 1e-6 {
+				t.Errorf("%s: corner %d disagrees with the homography", q.Query, i)
+			}
+		}
+		// Correlate target and frame over the target: the grey levels are
+		// remapped by tone, blur and noise, but strongly correlated.
+		var xs, ys []float64
+		for y := 5; y < int(ht)-5; y += 4 {
+			for x := 5; x < int(w)-5; x += 4 {
+				fx, fy := h.Apply(float64(x), float64(y))
+				xs = append(xs, float64(target.GrayAt(x, y).Y))
+				ys = append(ys, float64(frame.GrayAt(int(fx+0.5), int(fy+0.5)).Y))
+			}
+		}
+		c := correlation(xs, ys)
+		t.Logf("%s: target/frame correlation %.3f", q.Query, c)
+		if c < 0.8 {
+			t.Errorf("%s: target/frame correlation %.2f, want >= 0.8", q.Query, c)
+		}
+	}
+}
+
+func correlation(a, b []float64) float64 {
+	var ma, mb float64
+	for i := range a {
+		ma += a[i]
+		mb += b[i]
+	}
+	ma /= float64(len(a))
+	mb /= float64(len(b))
+	var sab, saa, sbb float64
+	for i := range a {
+		sab += (a[i] - ma) * (b[i] - mb)
+		saa += (a[i] - ma) * (a[i] - ma)
+		sbb += (b[i] - mb) * (b[i] - mb)
+	}
+	return sab / math.Sqrt(saa*sbb)
 }
