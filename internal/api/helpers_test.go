@@ -48,7 +48,7 @@ const adminToken = "test-admin-token"
 
 // env is a running service with one database and credentials for it.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clock *clock
 	store *store.Bolt
 	svc   *api.Service
@@ -60,7 +60,7 @@ type env struct {
 
 type envOpt func(*api.Config)
 
-func newEnv(t *testing.T, opts ...envOpt) *env {
+func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "opencrs.db"), store.BoltOptions{})
 	if err != nil {
@@ -215,7 +215,7 @@ type resp struct {
 
 func (r resp) String() string { return fmt.Sprintf("HTTP %d %s", r.HTTP, r.raw) }
 
-func (r resp) obj(t *testing.T) map[string]any {
+func (r resp) obj(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Result, &m); err != nil {
@@ -331,7 +331,7 @@ func (e *env) searchMultipart(c cred, fields map[string]any, img []byte) resp {
 
 func texture(seed uint64, w, h int) *image.Gray { return apitest.Texture(seed, w, h) }
 
-func jpegBytes(t *testing.T, img image.Image) []byte {
+func jpegBytes(t testing.TB, img image.Image) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92}); err != nil {
@@ -343,7 +343,7 @@ func jpegBytes(t *testing.T, img image.Image) []byte {
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // textureB64 is texture(seed) as a base64 JPEG, the usual upload.
-func textureB64(t *testing.T, seed uint64) string {
+func textureB64(t testing.TB, seed uint64) string {
 	return b64(jpegBytes(t, texture(seed, 480, 360)))
 }
 
