@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"grade":   {"grade an image as a target", runGrade},
 		"similar": {"list targets similar to an image", runSimilar},
 		"eval":    {"measure recognition on a labelled data set", runEval},
+		"devset":  {"synthesise a labelled development set from the training pool", runDevset},
 	}
 }
 
@@ -73,4 +74,12 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
+}
+
+// envOr returns the environment variable key, or def when it is unset or empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
