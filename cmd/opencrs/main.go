@@ -22,16 +22,17 @@ type command struct {
 // commands lists every subcommand. Add a line here when adding a file.
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the service (management and recognition listeners)", runServe},
-		"app":     {"manage databases: create, list, delete, limits, usage", runApp},
-		"key":     {"manage API keys: create, list, revoke", runKey},
-		"vocab":   {"train the visual vocabulary", runVocab},
-		"target":  {"manage targets on a server: add, get, list, update, delete, count, import", runTarget},
-		"search":  {"recognise an image (recognition server)", runSearch},
-		"grade":   {"grade an image as a target", runGrade},
-		"similar": {"list targets similar to an image", runSimilar},
-		"eval":    {"measure recognition on a labelled data set", runEval},
-		"devset":  {"synthesise a labelled development set from the training pool", runDevset},
+		"serve":     {"run the service (management and recognition listeners)", runServe},
+		"app":       {"manage databases: create, list, delete, limits, usage", runApp},
+		"key":       {"manage API keys: create, list, revoke", runKey},
+		"vocab":     {"train the visual vocabulary", runVocab},
+		"target":    {"manage targets on a server: add, get, list, update, delete, count, import", runTarget},
+		"search":    {"recognise an image (recognition server)", runSearch},
+		"grade":     {"grade an image as a target", runGrade},
+		"similar":   {"list targets similar to an image", runSimilar},
+		"eval":      {"measure recognition on a labelled data set", runEval},
+		"devset":    {"synthesise a labelled development set from the training pool", runDevset},
+		"calibrate": {"fit the engine score on a development set", runCalibrate},
 	}
 }
 

@@ -357,8 +357,53 @@ func (e *Engine) SearchFeatures(ctx context.Context, q *feature.Set, k int) ([]R
 	if k <= 0 {
 		k = 1
 	}
+	var out []Result
+	err := e.verifyCandidates(ctx, q, func(en *entry, r *verify.Result) {
+		if s := score(r); s >= e.cfg.MinScore {
+			out = append(out, Result{ID: en.id, Score: s, Corners: r.Corners, Inliers: r.Inliers})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Result) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return b.Inliers - a.Inliers
+	})
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out, nil
+}
+
+// Verified is a candidate that passed geometric verification, with the
+// measurements the score is computed from.
+type Verified struct {
+	ID     string
+	Score  float64
+	Result verify.Result
+}
+
+// Explain returns every candidate of the query that passed geometric
+// verification, whatever its score, for calibration and debugging.
+func (e *Engine) Explain(ctx context.Context, q *feature.Set) ([]Verified, error) {
+	var out []Verified
+	err := e.verifyCandidates(ctx, q, func(en *entry, r *verify.Result) {
+		out = append(out, Verified{ID: en.id, Score: score(r), Result: *r})
+	})
+	return out, err
+}
+
+// verifyCandidates retrieves the index candidates of q and calls found for
+// each one that verifies geometrically.
+func (e *Engine) verifyCandidates(ctx context.Context, q *feature.Set, found func(*entry, *verify.Result)) error {
 	if len(q.Descriptors) < 8 {
-		return nil, nil
+		return nil
 	}
 	sc := e.pool.Get().(*searchScratch)
 	defer e.pool.Put(sc)
@@ -369,10 +414,9 @@ func (e *Engine) SearchFeatures(ctx context.Context, q *feature.Set, k int) ([]R
 	if e.cfg.BucketLevel > 0 {
 		qb = sc.buckets
 	}
-	var out []Result
 	for _, c := range sc.cands {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		e.mu.RLock()
 		var en *entry
@@ -389,26 +433,9 @@ func (e *Engine) SearchFeatures(ctx context.Context, q *feature.Set, k int) ([]R
 			continue
 		}
 		r := verify.Verify(q, en.t.Features, sc.pairs, verify.Options{})
-		if !r.OK {
-			continue
+		if r.OK {
+			found(en, &r)
 		}
-		s := score(&r)
-		if s < e.cfg.MinScore {
-			continue
-		}
-		out = append(out, Result{ID: en.id, Score: s, Corners: r.Corners, Inliers: r.Inliers})
 	}
-	slices.SortFunc(out, func(a, b Result) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return b.Inliers - a.Inliers
-	})
-	if len(out) > k {
-		out = out[:k]
-	}
-	return out, nil
+	return nil
 }
