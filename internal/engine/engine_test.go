@@ -1,0 +1,266 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/opencrs/opencrs/internal/vision"
+)
+
+const fixtures = "../../testdata"
+
+type fixtureTruth struct {
+	Query   string       `json:"query"`
+	Target  *string      `json:"target"`
+	Corners [][2]float64 `json:"corners"`
+}
+
+func loadImage(t testing.TB, rel string) *image.Gray {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := vision.Decode(b, vision.Limits{})
+	if err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	return img
+}
+
+func loadTruth(t testing.TB) []fixtureTruth {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []fixtureTruth
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// newFixtureEngine adds the three fixture targets under their file names.
+func newFixtureEngine(t testing.TB) *Engine {
+	t.Helper()
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"targets/a.jpg", "targets/b.jpg", "targets/c.jpg"} {
+		tg, err := e.Prepare(context.Background(), loadImage(t, name))
+		if err != nil {
+			t.Fatalf("prepare %s: %v", name, err)
+		}
+		if err := e.Add(name, tg, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func TestSearchFixtures(t *testing.T) {
+	e := newFixtureEngine(t)
+	for _, tr := range loadTruth(t) {
+		t.Run(tr.Query, func(t *testing.T) {
+			res, err := e.Search(context.Background(), loadImage(t, tr.Query), 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.Target == nil {
+				if len(res) != 0 {
+					t.Fatalf("negative frame matched %+v", res)
+				}
+				return
+			}
+			if len(res) == 0 {
+				t.Fatalf("no match, want %s", *tr.Target)
+			}
+			if res[0].ID != *tr.Target {
+				t.Fatalf("matched %s, want %s", res[0].ID, *tr.Target)
+			}
+			if res[0].Score < 0.5 {
+				t.Errorf("score %.3f < 0.5 for a clear view", res[0].Score)
+			}
+			for i, c := range tr.Corners {
+				// Target corners are in the coordinates of the target
+				// file, features of the resized target: same corners.
+				if d := math.Hypot(res[0].Corners[i][0]-c[0], res[0].Corners[i][1]-c[1]); d > 6 {
+					t.Errorf("corner %d off by %.1f px: got %v want %v", i, d, res[0].Corners[i], c)
+				}
+			}
+		})
+	}
+}
+
+func TestActivationAndRemoval(t *testing.T) {
+	e := newFixtureEngine(t)
+	q := loadImage(t, "queries/a_warped.jpg")
+	found := func() bool {
+		res, err := e.Search(context.Background(), q, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res) > 0 && res[0].ID == "targets/a.jpg"
+	}
+	if !found() {
+		t.Fatal("not found before deactivation")
+	}
+	if err := e.SetActive("targets/a.jpg", false); err != nil {
+		t.Fatal(err)
+	}
+	if found() {
+		t.Fatal("found while inactive")
+	}
+	if err := e.SetActive("targets/a.jpg", true); err != nil {
+		t.Fatal(err)
+	}
+	if !found() {
+		t.Fatal("not found after reactivation")
+	}
+	if !e.Remove("targets/a.jpg") {
+		t.Fatal("Remove reported missing target")
+	}
+	if found() {
+		t.Fatal("found after removal")
+	}
+	if err := e.SetActive("targets/a.jpg", true); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetActive on removed target: %v", err)
+	}
+	if e.Len() != 2 {
+		t.Fatalf("Len = %d, want 2", e.Len())
+	}
+}
+
+func TestTargetRoundTrip(t *testing.T) {
+	e := newFixtureEngine(t)
+	tg, err := e.Prepare(context.Background(), loadImage(t, "targets/a.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tg.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Target
+	if err := back.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(tg, &back) {
+		t.Fatal("round trip differs")
+	}
+	// A restored target is searchable without re-extraction.
+	e2, _ := New(Config{})
+	if err := e2.Add("a", &back, true); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e2.Search(context.Background(), loadImage(t, "queries/a_warped.jpg"), 1)
+	if err != nil || len(res) != 1 || res[0].ID != "a" {
+		t.Fatalf("restored target not found: %v %+v", err, res)
+	}
+	for _, bad := range [][]byte{nil, b[:3], b[:len(b)-1], append([]byte("XXX"), b[3:]...)} {
+		if err := new(Target).UnmarshalBinary(bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("corrupt input: err = %v", err)
+		}
+	}
+}
+
+func TestGrade(t *testing.T) {
+	e, _ := New(Config{})
+	flat := image.NewGray(image.Rect(0, 0, 320, 240))
+	for i := range flat.Pix {
+		flat.Pix[i] = 128
+	}
+	if _, err := e.Prepare(context.Background(), flat); !errors.Is(err, ErrNotGradable) {
+		t.Fatalf("flat image: err = %v, want ErrNotGradable", err)
+	}
+	g, _ := e.Grade(context.Background(), flat)
+	if g.Detection != -1 {
+		t.Fatalf("flat image detection grade %d, want -1", g.Detection)
+	}
+	g, err := e.Grade(context.Background(), loadImage(t, "targets/a.jpg"))
+	if err != nil || g.Detection < 0 || g.Detection > 4 || g.Tracking < 0 || g.Tracking > 4 {
+		t.Fatalf("photo graded %+v, %v", g, err)
+	}
+	// Random noise is texture without structure: usable, but a repeated
+	// tile of it is ambiguous and must not grade better than the tile's source.
+	r := rand.New(rand.NewPCG(1, 1))
+	noise := image.NewGray(image.Rect(0, 0, 480, 360))
+	for i := range noise.Pix {
+		noise.Pix[i] = uint8(r.IntN(256))
+	}
+	tile := image.NewGray(image.Rect(0, 0, 480, 360))
+	for y := 0; y < 360; y++ {
+		for x := 0; x < 480; x++ {
+			tile.Pix[y*480+x] = noise.Pix[(y%60)*480+x%60]
+		}
+	}
+	gt, _ := e.Grade(context.Background(), tile)
+	if gt.DetectionDistinctiveness < 2 {
+		t.Errorf("tiled pattern distinctiveness grade %d, want >= 2", gt.DetectionDistinctiveness)
+	}
+}
+
+// TestConcurrentAddSearch runs searches while targets are added and removed;
+// run with -race.
+func TestConcurrentAddSearch(t *testing.T) {
+	e := newFixtureEngine(t)
+	tg, err := e.Prepare(context.Background(), loadImage(t, "targets/c.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := e.ExtractQuery(loadImage(t, "queries/b_warped.jpg"))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 30; i++ {
+			id := string(rune('A' + i%5))
+			_ = e.Add(id, tg, i%2 == 0)
+			_ = e.SetActive(id, true)
+			e.Remove(string(rune('A' + (i+2)%5)))
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 10; i++ {
+			res, err := e.SearchFeatures(context.Background(), q, 1)
+			if err != nil || len(res) == 0 || res[0].ID != "targets/b.jpg" {
+				t.Errorf("search during writes: %v %+v", err, res)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+}
+
+func BenchmarkSearchFixture(b *testing.B) {
+	e := newFixtureEngine(b)
+	q := loadImage(b, "queries/a_warped.jpg")
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.Search(context.Background(), q, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPrepareTarget(b *testing.B) {
+	e, _ := New(Config{})
+	img := loadImage(b, "targets/a.jpg")
+	for b.Loop() {
+		if _, err := e.Prepare(context.Background(), img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
