@@ -191,6 +191,10 @@ func writeFileAtomic(path string, v *index.Vocabulary) error {
 		tmp.Close()
 		return err
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write vocabulary: %w", err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write vocabulary: %w", err)
 	}

@@ -446,8 +446,6 @@ func BenchmarkQuery(b *testing.B) {
 	for _, docs := range []int{10_000, 100_000} {
 		b.Run(fmtDocs(docs), func(b *testing.B) {
 			ix, z := benchIndex(b, docs)
-			st := ix.Stats()
-			b.ReportMetric(float64(st.Bytes)/float64(st.Docs), "index-B/doc")
 			// 500-word queries from the same distribution.
 			qs := make([][]uint32, 64)
 			for i := range qs {
@@ -459,6 +457,8 @@ func BenchmarkQuery(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				out = ix.Query(qs[i%len(qs)], 100, out)
 			}
+			st := ix.Stats()
+			b.ReportMetric(float64(st.Bytes)/float64(st.Docs), "index-B/doc")
 		})
 	}
 }
@@ -482,7 +482,6 @@ func BenchmarkReadFrom(b *testing.B) {
 	if _, err := ix.WriteTo(&buf); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(buf.Len())/10_000, "file-B/doc")
 	dst := New(benchWords, Options{})
 	b.ResetTimer()
 	for b.Loop() {
@@ -490,6 +489,7 @@ func BenchmarkReadFrom(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(buf.Len())/10_000, "file-B/doc")
 }
 
 func fmtDocs(n int) string {
