@@ -43,13 +43,13 @@ func BenchmarkPyramid(b *testing.B) {
 func BenchmarkFAST(b *testing.B) {
 	img := benchImage()
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	score := make([]uint8, w*h)
+	score := make([]uint16, w*h)
 	var cs []corner
-	var cand []int32
 	b.ReportAllocs()
 	t0 := processCPU()
 	for b.Loop() {
-		cs, cand = detectFAST(img.Pix, w, border, border, w-border, h-border, 20, score, cs[:0], cand)
+		cs = detectFAST(img.Pix, w, border, border, w-border, h-border, 20, score, cs[:0])
+		clear(score)
 	}
 	reportCPU(b, t0)
 	b.ReportMetric(float64(len(cs)), "corners")

@@ -44,15 +44,15 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 		return nil
 	}
 	w, h := lv.w, lv.h
-	if cap(sc.score) < w*h {
-		sc.score = make([]uint8, w*h)
+	if len(sc.score) < w*h {
+		// Zeroed on allocation; nonMaxSuppress keeps it zero after use.
+		sc.score = make([]uint16, w*h)
 	}
 	score := sc.score[:w*h]
-	clear(score)
 	g := newGrid(lv, e.cfg.CellSize)
 	ncell := g.nx * g.ny
 
-	cs, cand := detectFAST(lv.pix, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.corners[:0], sc.cand)
+	cs := detectFAST(lv.pix, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.corners[:0])
 	cnt := sc.cellCount(ncell)
 	for i := range cs {
 		c := &cs[i]
@@ -70,7 +70,7 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 				}
 				x0, y0, x1, y1 := g.bounds(cx, cy)
 				n := len(cs)
-				cs, cand = detectFAST(lv.pix, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, cs, cand)
+				cs = detectFAST(lv.pix, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, cs)
 				for i := n; i < len(cs); i++ {
 					cs[i].cell = int32(ci)
 				}
@@ -78,7 +78,7 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 			}
 		}
 	}
-	sc.corners, sc.cand = cs, cand
+	sc.corners = cs
 	cs = nonMaxSuppress(cs, score, w)
 	if len(cs) == 0 {
 		return nil

@@ -171,9 +171,8 @@ func (e *Extractor) budgets(levels []level) []int {
 type scratch struct {
 	pyr     []byte   // all pyramid levels except an aliased level 0
 	levels  []level  // level descriptions into pyr
-	score   []uint8  // FAST score map of the current level, 0 = no corner
+	score   []uint16 // FAST score map of the current level, 0 = no corner
 	corners []corner // FAST corners of the current level
-	cand    []int32  // FAST pass-1 survivors of one row
 	sorted  []corner // corners grouped by cell
 	cellCnt []int32  // per-cell counts, then start offsets
 	picked  []corner

@@ -71,8 +71,8 @@ func TestFAST(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			score := make([]uint8, n*n)
-			cs, _ := detectFAST(tt.img.Pix, n, 3, 3, n-3, n-3, 20, score, nil, nil)
+			score := make([]uint16, n*n)
+			cs := detectFAST(tt.img.Pix, n, 3, 3, n-3, n-3, 20, score, nil)
 			cs = nonMaxSuppress(cs, score, n)
 			near := 0
 			for _, c := range cs {
@@ -93,24 +93,54 @@ func TestFAST(t *testing.T) {
 	}
 }
 
-func TestFASTScoreIsMaxThreshold(t *testing.T) {
-	img := testImage()
-	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	score := make([]uint8, w*h)
-	cs, _ := detectFAST(img.Pix, w, 3, 3, w-3, h-3, 10, score, nil, nil)
-	if len(cs) < 100 {
-		t.Fatalf("only %d corners", len(cs))
+// naiveFAST is the textbook FAST-9 test, the reference for detectFAST's
+// pre-test and bit tricks.
+func naiveFAST(img *image.Gray, x, y, t int) bool {
+	c := int(img.GrayAt(x, y).Y)
+	for _, sign := range []int{1, -1} {
+		run := 0
+		for k := range 32 {
+			o := circle[k%16]
+			v := int(img.GrayAt(x+o[0], y+o[1]).Y)
+			if sign*(v-c) > t {
+				run++
+				if run >= 9 {
+					return true
+				}
+			} else {
+				run = 0
+			}
+		}
 	}
-	for _, c := range cs[:100] {
-		s := int(c.score)
-		for _, tt := range []struct {
-			t    int
-			want bool
-		}{{s, true}, {s + 1, false}} {
-			sc := make([]uint8, w*h)
-			got, _ := detectFAST(img.Pix, w, int(c.x), int(c.y), int(c.x)+1, int(c.y)+1, tt.t, sc, nil, nil)
-			if (len(got) == 1) != tt.want && tt.t < 255 {
-				t.Fatalf("corner %v: at threshold %d detected=%v, want %v", c, tt.t, len(got) == 1, tt.want)
+	return false
+}
+
+func TestFASTMatchesNaive(t *testing.T) {
+	imgs := []*image.Gray{testImage(), fill(77, 61, func(x, y int) uint8 { return uint8((x*x*7 + y*13 + x*y*5) % 256) })}
+	for n, img := range imgs {
+		w, h := img.Bounds().Dx(), img.Bounds().Dy()
+		for _, th := range []int{1, 7, 20, 60, 200} {
+			score := make([]uint16, w*h)
+			got := map[[2]int]bool{}
+			for _, c := range detectFAST(img.Pix, w, 3, 3, w-3, h-3, th, score, nil) {
+				got[[2]int{int(c.x), int(c.y)}] = true
+				if c.score <= 0 || int(score[int(c.y)*w+int(c.x)]) != int(c.score) {
+					t.Fatalf("image %d t=%d: bad score for %+v", n, th, c)
+				}
+			}
+			want := 0
+			for y := 3; y < h-3; y++ {
+				for x := 3; x < w-3; x++ {
+					if naiveFAST(img, x, y, th) {
+						want++
+						if !got[[2]int{x, y}] {
+							t.Fatalf("image %d t=%d: missed corner (%d,%d)", n, th, x, y)
+						}
+					}
+				}
+			}
+			if len(got) != want {
+				t.Fatalf("image %d t=%d: %d corners, naive %d", n, th, len(got), want)
 			}
 		}
 	}
