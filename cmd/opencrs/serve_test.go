@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,8 +27,26 @@ type server struct {
 	cmd        *exec.Cmd
 	out        map[string]string // credentials and URLs it printed
 	mgmt, reco string
-	stderr     *bytes.Buffer
+	stderr     *syncBuffer
 	exited     chan error
+}
+
+// syncBuffer collects the child's stderr while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 var printed = regexp.MustCompile(`^\s*(appId|appKey|appSecret|apiKey|apiSecret|management URL \(server-end\)|recognition URL \(client-end\)):\s+(\S+)`)
@@ -50,7 +69,7 @@ func startServer(t *testing.T, bin, data string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, out: map[string]string{}, stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	s := &server{cmd: cmd, out: map[string]string{}, stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -61,12 +80,15 @@ func startServer(t *testing.T, bin, data string) *server {
 	})
 	ready := make(chan struct{})
 	go func() {
+		// The map is complete, and no longer written, once ready closes:
+		// the recognition URL is the last line serve prints.
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if m := printed.FindStringSubmatch(sc.Text()); m != nil {
 				s.out[m[1]] = m[2]
 				if strings.HasPrefix(m[1], "recognition") {
 					close(ready)
+					break
 				}
 			}
 		}
