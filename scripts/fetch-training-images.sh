@@ -58,7 +58,8 @@ done
 mkdir -p "$dir/debs" "$dir/root"
 images=$dir/images
 stamp="$images/.done"
-want="packages=${packages[*]} min_side=$min_side"
+# Bump collect= when poolcollect's selection rules change.
+want="collect=2 packages=${packages[*]} min_side=$min_side"
 if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
 	echo "fetch-training-images: $images is up to date ($(($(wc -l <"$images/SOURCES.tsv") - 1)) images)"
 	exit 0

@@ -211,6 +211,11 @@ func inspect(path string, minSide, maxPixels int) verdict {
 	if stddev(thumb[:]) < 12 {
 		return verdict{reason: "flat"}
 	}
+	// Mostly one flat level (a few stars on black, a sprite sheet on a
+	// plain ground): little to describe, and easy to tell from a target.
+	if flatShare(thumb[:]) > 0.5 {
+		return verdict{reason: "sparse"}
+	}
 	return verdict{ok: true, sum: sha256.Sum256(data), dhash: dhash(&thumb), w: cfg.Width, h: cfg.Height}
 }
 
@@ -243,6 +248,20 @@ func thumbnail(m image.Image) (t [thumbSide * thumbSide]float64, clear float64) 
 		}
 	}
 	return t, float64(n) / (thumbSide * thumbSide * sub * sub)
+}
+
+// flatShare is the share of values within a few grey levels of the median.
+func flatShare(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	med := s[len(s)/2]
+	n := 0
+	for _, x := range v {
+		if math.Abs(x-med) < 6 {
+			n++
+		}
+	}
+	return float64(n) / float64(len(v))
 }
 
 func stddev(v []float64) float64 {
