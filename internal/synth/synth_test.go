@@ -350,6 +350,35 @@ func TestPoolDistractors(t *testing.T) {
 	t.Logf("smallest pairwise mean abs difference: %.1f", worst)
 }
 
+func TestPoolConcurrent(t *testing.T) {
+	pool, err := OpenPool(writePool(t, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][32 * 32]float64, 6)
+	for i := range want {
+		want[i] = thumb(pool.Distractor(i))
+	}
+	fresh, _ := OpenPool(filepath.Dir(pool.paths[0]))
+	done := make(chan error)
+	for g := 0; g < 3; g++ {
+		go func() {
+			for i := range want {
+				if thumb(fresh.Distractor(i)) != want[i] {
+					done <- fmt.Errorf("distractor %d differs under concurrency", i)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func TestOpenPoolErrors(t *testing.T) {
 	if _, err := OpenPool(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("missing directory accepted")

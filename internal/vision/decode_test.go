@@ -390,6 +390,13 @@ func TestEXIFMalformedIgnored(t *testing.T) {
 	if err != nil || g.Rect.Dx() != 64 {
 		t.Fatalf("good segment: %v, %v", g.Rect, err)
 	}
+	// The segment is found behind other segments too (Go's encoder starts
+	// with DQT; cameras put JFIF APP0 first).
+	dqtLen := int(binary.BigEndian.Uint16(jpg[4:]))
+	later := append(append(append([]byte{}, jpg[:4+dqtLen]...), good...), jpg[4+dqtLen:]...)
+	if g, err := Decode(later, Limits{}); err != nil || g.Rect.Dx() != 64 {
+		t.Fatalf("segment after DQT: %v, %v", g.Rect, err)
+	}
 	// A segment length running past the data must not panic or rotate.
 	if o := exifOrientation(append(jpg[:2:2], 0xFF, 0xE1, 0xFF, 0xFF, 'E')); o != 1 {
 		t.Fatalf("truncated segment: orientation %d", o)
