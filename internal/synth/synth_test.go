@@ -144,6 +144,34 @@ func TestWarpLeavesOutsideUntouched(t *testing.T) {
 	}
 }
 
+// A homography whose horizon crosses the source must draw only the part in
+// front of the camera, not a mirrored copy of the rest.
+func TestWarpHorizon(t *testing.T) {
+	src := image.NewGray(image.Rect(0, 0, 200, 100))
+	for i := range src.Pix {
+		src.Pix[i] = 200
+	}
+	// w = 1 - 0.01x: source columns x > 100 lie behind the camera.
+	h := Homography{1, 0, 0, 0, 1, 0, -0.01, 0, 1}
+	dst := image.NewGray(image.Rect(-400, -400, 400, 400))
+	Warp(dst, src, h)
+	inv, _ := h.Inverse()
+	for y := -400; y < 400; y += 3 {
+		for x := -400; x < 400; x += 3 {
+			if dst.GrayAt(x, y).Y == 0 {
+				continue
+			}
+			sx, sy := inv.Apply(float64(x), float64(y))
+			if w := 1 - 0.01*sx; w <= 0 || sx < -0.5 || sy < -0.5 || sx > 199.5 || sy > 99.5 {
+				t.Fatalf("dst (%d,%d) drawn from source (%.1f,%.1f), w=%.2f", x, y, sx, sy, w)
+			}
+		}
+	}
+	if dst.GrayAt(50, 50).Y != 200 {
+		t.Fatalf("front part not drawn: %d", dst.GrayAt(50, 50).Y)
+	}
+}
+
 func TestFrame(t *testing.T) {
 	target := texture(300, 200, 2)
 	bg := texture(900, 700, 3)

@@ -89,11 +89,15 @@ func Warp(dst, src *image.Gray, h Homography) {
 	}
 	// A quad crossing the horizon has no finite bounding box; fall back to
 	// testing every pixel.
-	box := dst.Rect
 	if h[6]*h[6]+h[7]*h[7] == 0 || allPositiveW(h, sw, sh) {
-		box = image.Rect(int(math.Floor(minX)), int(math.Floor(minY)), int(math.Ceil(maxX))+1, int(math.Ceil(maxY))+1).Intersect(dst.Rect)
+		box := image.Rect(int(math.Floor(minX)), int(math.Floor(minY)), int(math.Ceil(maxX))+1, int(math.Ceil(maxY))+1).Intersect(dst.Rect)
+		render(dst, box, src, inv, false)
+		return
 	}
-	render(dst, box, src, inv, false)
+	// Part of src lies behind the camera: its points would otherwise show
+	// up mirrored through the horizon.
+	horizon := [3]float64{h[6], h[7], h[8]}
+	renderFront(dst, dst.Rect, src, inv, &horizon)
 }
 
 // allPositiveW reports whether all source corners stay in front of the
@@ -111,6 +115,16 @@ func allPositiveW(h Homography, w, ht int) bool {
 // outside src take the nearest edge value; without, those pixels are left
 // alone.
 func render(dst *image.Gray, box image.Rectangle, src *image.Gray, inv Homography, clamp bool) {
+	renderSampled(dst, box, src, inv, clamp, nil)
+}
+
+// renderFront is render without clamping that also skips source points
+// where front·(x, y, 1) <= 0, i.e. behind the camera.
+func renderFront(dst *image.Gray, box image.Rectangle, src *image.Gray, inv Homography, front *[3]float64) {
+	renderSampled(dst, box, src, inv, false, front)
+}
+
+func renderSampled(dst *image.Gray, box image.Rectangle, src *image.Gray, inv Homography, clamp bool, front *[3]float64) {
 	sw, sh := src.Rect.Dx(), src.Rect.Dy()
 	fw, fh := float64(sw)-0.5, float64(sh)-0.5
 	lastX, lastY := float64(sw-1), float64(sh-1)
@@ -132,6 +146,9 @@ func render(dst *image.Gray, box image.Rectangle, src *image.Gray, inv Homograph
 				if !clamp || sx != sx || sy != sy {
 					continue
 				}
+			}
+			if front != nil && front[0]*sx+front[1]*sy+front[2] <= 0 {
+				continue
 			}
 			// Clamping also makes the edge half-pixels replicate the border.
 			// (Plain comparisons: math.Min/Max cost a call each here.)
