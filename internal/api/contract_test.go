@@ -30,6 +30,7 @@ import (
 )
 
 func TestPingAndUnknownPaths(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, base := range []string{e.mgmt.URL, e.reco.URL} {
 		for _, path := range []string{"/ping", "/ping/"} {
@@ -57,6 +58,7 @@ func TestPingAndUnknownPaths(t *testing.T) {
 }
 
 func TestRequestIDEchoed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	req, _ := http.NewRequest(http.MethodGet, e.mgmt.URL+"/ping", nil)
 	req.Header.Set("X-Request-Id", "client-chosen-42")
@@ -66,6 +68,7 @@ func TestRequestIDEchoed(t *testing.T) {
 }
 
 func TestAuthForms(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	other := e.newApp(store.ModeCall)
 	readOnly := e.newKey(map[string]store.Perm{e.app.ID: store.PermRead})
@@ -121,6 +124,7 @@ func TestAuthForms(t *testing.T) {
 }
 
 func TestSignatureVector(t *testing.T) {
+	t.Parallel()
 	// API.md §2's vector, sent to POST /token/v2 (which authenticates the API
 	// key alone, so the signed set is exactly the vector's).
 	e := newEnv(t)
@@ -145,6 +149,7 @@ func TestSignatureVector(t *testing.T) {
 }
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	other := e.newApp(store.ModeCall)
 	k := e.newKey(map[string]store.Perm{e.app.ID: store.PermRead | store.PermWrite, other.ID: store.PermRead})
@@ -218,6 +223,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestRequestParsing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.apiKeyCred()
 	// Not JSON at all, or a form body: HTTP 400 with 414.
@@ -244,6 +250,7 @@ func TestRequestParsing(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.apiKeyCred()
 	// Just below the 8 MiB body limit the request is read and judged on its
@@ -297,6 +304,7 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestConcurrentWritesAndSearches(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := e.createTarget(100, nil)
 	query := textureB64(t, 100)
@@ -352,6 +360,7 @@ func pngBytes(t *testing.T, img image.Image) []byte {
 }
 
 func TestCreateValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.apiKeyCred()
 	img := textureB64(t, 1)
@@ -397,6 +406,7 @@ func (e *env) count() int {
 }
 
 func TestTargetLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.apiKeyCred()
 	const mib2 = 2 << 20
@@ -428,9 +438,11 @@ func TestTargetLifecycle(t *testing.T) {
 			t.Errorf("missing %s", k)
 		}
 	}
+	// Shrink the meta again: every later response would carry 2 MiB of it.
+	e.expect(e.m("PUT", "/target/"+id, c, map[string]any{"meta": "short"}), 200, 0)
 
-	// A second, inactive target, size as a string.
-	e.clock.Add(time.Millisecond)
+	// A second, inactive target, size as a string, modified later.
+	e.clock.Add(time.Second)
 	id2 := e.createTarget(11, map[string]any{"active": 0, "size": "20"})
 
 	// Get.
@@ -549,6 +561,7 @@ func TestTargetLifecycle(t *testing.T) {
 }
 
 func TestDuplicatesAndQuotas(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.apiKeyCred()
 	id := e.createTarget(20, nil)
@@ -574,6 +587,7 @@ func TestDuplicatesAndQuotas(t *testing.T) {
 }
 
 func TestDatabasesAreIsolated(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	id := e.createTarget(30, nil)
 	other := e.newApp(store.ModeCall)
@@ -597,6 +611,7 @@ func TestDatabasesAreIsolated(t *testing.T) {
 }
 
 func TestSearch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.apiKeyCred()
 	id := e.createTarget(40, map[string]any{"shop": "north"})
@@ -680,6 +695,7 @@ func TestSearch(t *testing.T) {
 }
 
 func TestSearchLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.apiKeyCred()
 	q := map[string]any{"image": textureB64(t, 50)}
@@ -709,6 +725,7 @@ func TestSearchLimits(t *testing.T) {
 }
 
 func TestSearchDeadline(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *api.Config) { c.SearchTimeout = time.Nanosecond })
 	r := e.search(e.apiKeyCred(), map[string]any{"image": textureB64(t, 60)}, nil)
 	e.expect(r, 408, 19)
@@ -718,6 +735,7 @@ func TestSearchDeadline(t *testing.T) {
 }
 
 func TestDAU(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dau := e.newApp(store.ModeDAU)
 	c := cloudCred(dau)
@@ -775,6 +793,7 @@ func (e *env) admin(method, path string, body any) resp {
 }
 
 func TestAdminAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	req, _ := http.NewRequest("GET", e.mgmt.URL+"/admin/apps", nil)
 	e.expect(e.roundTrip(req), 401, 401)
@@ -828,6 +847,7 @@ func TestAdminAPI(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.search(e.apiKeyCred(), map[string]any{"image": textureB64(t, 80)}, nil)
 	e.call(e.mgmt.URL, "GET", "/nope", cred{}, nil)
@@ -887,6 +907,7 @@ func (panickingRecognizer) Grade(context.Context, *image.Gray) (engine.Grade, er
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	var fs *faultStore
 	e := newEnv(t, func(c *api.Config) {
 		fs = &faultStore{Store: c.Store}
@@ -910,6 +931,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestPanicIs500(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *api.Config) {
 		c.NewRecognizer = func() (api.Recognizer, error) { return panickingRecognizer{}, nil }
 	})
@@ -931,6 +953,7 @@ func (c countingRecognizer) Prepare(ctx context.Context, img *image.Gray) (*engi
 }
 
 func TestLoadUsesStoredFeatures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ids := []string{e.createTarget(110, nil), e.createTarget(111, map[string]any{"active": "0"})}
 	// A record whose features cannot be decoded is skipped, not fatal.

@@ -30,6 +30,7 @@ func readFixture(t *testing.T, rel string) []byte {
 // camera-like frames: the right target with corners near the truth, nothing
 // for an unrelated picture, nothing once the target is inactive or deleted.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	var truth []truthEntry
 	if err := json.Unmarshal(readFixture(t, "truth.json"), &truth); err != nil {
 		t.Fatalf("truth.json: %v", err)
