@@ -26,9 +26,10 @@ reserved=(
 )
 
 # Chosen for photographs, painted art and natural textures at a usable size.
+# (enlightenment-data, openclonk-data and debian-edu-artwork-emerald were
+# tried: their pictures are packed in archives or too small, and gave none.)
 packages=(
 	desktop-base
-	debian-edu-artwork-emerald
 	debian-edu-artwork-softwaves
 	debian-edu-artwork-spacefun
 	endless-sky-data
@@ -37,12 +38,10 @@ packages=(
 	supertuxkart-data
 	hedgewars-data
 	megaglest-data
-	enlightenment-data
 	neverball-data
 	supertux-data
 	freedroidrpg-data
 	marble-data
-	openclonk-data
 	pingus-data
 )
 
@@ -59,7 +58,7 @@ mkdir -p "$dir/debs" "$dir/root"
 images=$dir/images
 stamp="$images/.done"
 # Bump collect= when poolcollect's selection rules change.
-want="collect=2 packages=${packages[*]} min_side=$min_side"
+want="collect=3 packages=${packages[*]} min_side=$min_side"
 if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
 	echo "fetch-training-images: $images is up to date ($(($(wc -l <"$images/SOURCES.tsv") - 1)) images)"
 	exit 0
@@ -84,7 +83,11 @@ done
 # Collect into a fresh directory and swap it in, so an interrupted run never
 # leaves a half-built pool that looks complete.
 rm -rf "$images.tmp"
-(cd "$repo" && go run ./internal/synth/cmd/poolcollect -min "$min_side" -out "$images.tmp" "$dir/root")
+pkg_dirs=()
+for p in "${packages[@]}"; do
+	pkg_dirs+=("$dir/root/$p")
+done
+(cd "$repo" && go run ./internal/synth/cmd/poolcollect -min "$min_side" -out "$images.tmp" "${pkg_dirs[@]}")
 rm -rf "$images"
 mv "$images.tmp" "$images"
 echo "$want" >"$stamp"

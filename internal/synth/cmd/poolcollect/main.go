@@ -5,12 +5,13 @@
 // wallpapers). It copies them into -out under flattened unique names and
 // writes -out/SOURCES.tsv (file, package, original path).
 //
-// Usage: poolcollect -min 256 -out DIR ROOT...
+// Usage: poolcollect -min 256 -out DIR PKGDIR...
 //
-// Each ROOT holds one directory per package, as scripts/fetch-training-images.sh
-// lays them out (ROOT/<package>/usr/share/...). Output is deterministic:
-// packages and paths are visited in sorted order, and of near-duplicates the
-// first one wins.
+// Each PKGDIR is one extracted package named after it, as
+// scripts/fetch-training-images.sh lays them out (.../<package>/usr/share/...);
+// only the directories named are read, so stale extractions cannot leak in.
+// Output is deterministic: packages are visited in argument order and paths
+// in sorted order, and of near-duplicates the first one wins.
 package main
 
 import (
@@ -69,8 +70,8 @@ func main() {
 	}
 }
 
-func run(out string, roots []string, minSide, maxPixels, maxDist int) error {
-	cands, err := find(roots)
+func run(out string, pkgDirs []string, minSide, maxPixels, maxDist int) error {
+	cands, err := find(pkgDirs)
 	if err != nil {
 		return err
 	}
@@ -146,38 +147,29 @@ func run(out string, roots []string, minSide, maxPixels, maxDist int) error {
 	return nil
 }
 
-// find lists image files under each root's package directories, sorted.
-func find(roots []string) ([]candidate, error) {
+// find lists the image files under each package directory, sorted.
+func find(pkgDirs []string) ([]candidate, error) {
 	var cands []candidate
-	for _, root := range roots {
-		pkgs, err := os.ReadDir(root)
-		if err != nil {
-			return nil, fmt.Errorf("read root: %w", err)
-		}
-		for _, p := range pkgs { // ReadDir sorts by name
-			if !p.IsDir() {
-				continue
+	for _, base := range pkgDirs {
+		pkg := filepath.Base(filepath.Clean(base))
+		err := filepath.WalkDir(base, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() { // symlinks would duplicate
+				return err
 			}
-			base := filepath.Join(root, p.Name())
-			err := filepath.WalkDir(base, func(path string, d fs.DirEntry, err error) error {
-				if err != nil || !d.Type().IsRegular() { // symlinks would duplicate
-					return err
-				}
-				switch strings.ToLower(filepath.Ext(path)) {
-				case ".jpg", ".jpeg", ".png", ".webp":
-				default:
-					return nil
-				}
-				rel, _ := filepath.Rel(base, path)
-				if skipName.MatchString(filepath.Base(rel)) {
-					return nil
-				}
-				cands = append(cands, candidate{pkg: p.Name(), rel: rel, path: path})
+			switch strings.ToLower(filepath.Ext(path)) {
+			case ".jpg", ".jpeg", ".png", ".webp":
+			default:
 				return nil
-			})
-			if err != nil {
-				return nil, fmt.Errorf("walk %s: %w", base, err)
 			}
+			rel, _ := filepath.Rel(base, path)
+			if skipName.MatchString(filepath.Base(rel)) {
+				return nil
+			}
+			cands = append(cands, candidate{pkg: pkg, rel: rel, path: path})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("walk %s: %w", base, err)
 		}
 	}
 	return cands, nil
