@@ -105,13 +105,16 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	af.register(fs)
 	name := fs.String("name", "default", "database name (create)")
 	mode := fs.String("mode", "call", "billing mode call|dau (create)")
-	maxTargets := fs.Int("max-targets", -1, "total target quota, 0 = unlimited (limits)")
-	maxActive := fs.Int("max-active", -1, "active target quota, 0 = unlimited (limits)")
-	qps := fs.Int("qps", -1, "searches per second, 0 = unlimited (limits)")
-	daily := fs.Int("daily-scans", -1, "searches per UTC day, 0 = unlimited (limits)")
+	maxTargets := fs.Int("max-targets", -1, "total target quota, 0 = unlimited, -1 = unchanged (limits)")
+	maxActive := fs.Int("max-active", -1, "active target quota, 0 = unlimited, -1 = unchanged (limits)")
+	qps := fs.Int("qps", -1, "searches per second, 0 = unlimited, -1 = unchanged (limits)")
+	daily := fs.Int("daily-scans", -1, "searches per UTC day, 0 = unlimited, -1 = unchanged (limits)")
 	from := fs.String("from", "", "first day YYYY-MM-DD (usage)")
 	to := fs.String("to", "", "last day YYYY-MM-DD (usage)")
 	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -232,6 +235,9 @@ func runKey(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	perm := fs.String("perm", "READ,WRITE", "permissions on those databases: READ, WRITE or READ,WRITE (create)")
 	name := fs.String("name", "", "label (create)")
 	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mgmtAddr := fs.String("mgmt-addr", settingOr("OPENCRS_MGMT_ADDR", ":8888"), "management listener HOST:PORT (env OPENCRS_MGMT_ADDR)")
 	recoAddr := fs.String("reco-addr", settingOr("OPENCRS_RECO_ADDR", ":8080"), "recognition listener HOST:PORT (env OPENCRS_RECO_ADDR)")
 	logLevel := fs.String("log-level", settingOr("OPENCRS_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
