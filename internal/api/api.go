@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencrs/opencrs/internal/auth"
@@ -215,69 +216,83 @@ func (s *Service) flushLoop() {
 }
 
 // Load builds every database's engine from the stored features (never
-// re-extracting), databases in parallel. It returns the number of targets
-// loaded. A target whose features cannot be decoded is logged and skipped,
-// so one bad record cannot keep the service down.
+// re-extracting) and returns the number of targets loaded. Features are read
+// page by page and indexed by a pool of workers, since indexing (quantising
+// descriptors) is the costly part and the engine runs it outside its lock. A
+// target whose features cannot be decoded is logged and skipped, so one bad
+// record cannot keep the service down; a store failure stops the load.
 func (s *Service) Load(ctx context.Context) (int, error) {
 	apps, err := s.store.Apps(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("api: load: %w", err)
 	}
+	type job struct {
+		appID string
+		rec   Recognizer
+		f     store.Features
+	}
+	jobs := make(chan job, 2*loadPage)
 	var (
-		mu    sync.Mutex
-		total int
-		first error
-		wg    sync.WaitGroup
+		loaded atomic.Int64
+		wg     sync.WaitGroup
 	)
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for _, a := range apps {
+	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			n, err := s.loadApp(ctx, a.ID)
-			mu.Lock()
-			defer mu.Unlock()
-			total += n
-			if err != nil && first == nil {
-				first = err
+			defer wg.Done()
+			for j := range jobs {
+				var t engine.Target
+				if err := t.UnmarshalBinary(j.f.Features); err != nil {
+					s.log.Error("skipping target with corrupt features", "appId", j.appID, "targetId", j.f.ID, "err", err)
+					continue
+				}
+				if err := j.rec.Add(j.f.ID, &t, j.f.Active); err != nil {
+					s.log.Error("skipping target the engine refused", "appId", j.appID, "targetId", j.f.ID, "err", err)
+					continue
+				}
+				loaded.Add(1)
 			}
 		}()
 	}
+	err = s.produce(ctx, apps, func(appID string, rec Recognizer, f store.Features) error {
+		select {
+		case jobs <- job{appID, rec, f}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(jobs)
 	wg.Wait()
-	return total, first
+	return int(loaded.Load()), err
 }
 
 const loadPage = 256
 
-func (s *Service) loadApp(ctx context.Context, appID string) (int, error) {
-	e, err := s.engines.get(appID)
-	if err != nil {
-		return 0, fmt.Errorf("api: load %s: %w", appID, err)
-	}
-	n := 0
-	for after := ""; ; {
-		page, next, err := s.store.LoadFeatures(ctx, appID, after, loadPage)
+// produce pages through every database's stored features.
+func (s *Service) produce(ctx context.Context, apps []store.App, emit func(string, Recognizer, store.Features) error) error {
+	for _, a := range apps {
+		ae, err := s.engines.get(a.ID)
 		if err != nil {
-			return n, fmt.Errorf("api: load %s: %w", appID, err)
+			return fmt.Errorf("api: load %s: %w", a.ID, err)
 		}
-		for _, f := range page {
-			var t engine.Target
-			if err := t.UnmarshalBinary(f.Features); err != nil {
-				s.log.Error("skipping target with corrupt features", "appId", appID, "targetId", f.ID, "err", err)
-				continue
+		for after := ""; ; {
+			page, next, err := s.store.LoadFeatures(ctx, a.ID, after, loadPage)
+			if err != nil {
+				return fmt.Errorf("api: load %s: %w", a.ID, err)
 			}
-			if err := e.rec.Add(f.ID, &t, f.Active); err != nil {
-				s.log.Error("skipping target the engine refused", "appId", appID, "targetId", f.ID, "err", err)
-				continue
+			for _, f := range page {
+				if err := emit(a.ID, ae.rec, f); err != nil {
+					return fmt.Errorf("api: load %s: %w", a.ID, err)
+				}
 			}
-			n++
+			if next == "" {
+				break
+			}
+			after = next
 		}
-		if next == "" {
-			return n, nil
-		}
-		after = next
 	}
+	return nil
 }
 
 // keys adapts the store to auth.Keys.
