@@ -324,40 +324,59 @@ func TestNewVocabularyRejectsBadShapes(t *testing.T) {
 }
 
 func BenchmarkLookup(b *testing.B) {
-	// A full 10×5 tree (111 111 nodes, 10⁵ words) with random centroids has
-	// the same cost as a trained one: Lookup computes every child distance.
-	const k, depth = 10, 5
 	r := rand.New(rand.NewPCG(1, 2))
-	var nchild []uint8
-	levelSize := 1
-	for l := 0; l <= depth; l++ {
-		for range levelSize {
-			if l < depth {
-				nchild = append(nchild, k)
-			} else {
-				nchild = append(nchild, 0)
-			}
-		}
-		levelSize *= k
-	}
-	cents := make([]feature.Descriptor, len(nchild))
-	for i := range cents {
-		cents[i] = randomDescriptor(r)
-	}
-	v, err := newVocabulary(k, depth, nchild, cents, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	qs := make([]feature.Descriptor, 4096)
 	for i := range qs {
 		qs[i] = randomDescriptor(r)
 	}
-	b.ResetTimer()
-	var sink uint32
-	for i := 0; b.Loop(); i++ {
-		sink += v.Lookup(&qs[i&4095])
+	run := func(b *testing.B, v *Vocabulary) {
+		var sink uint32
+		for i := 0; b.Loop(); i++ {
+			sink += v.Lookup(&qs[i&4095])
+		}
+		_ = sink
 	}
-	_ = sink
+	b.Run("default", func(b *testing.B) {
+		v, err := DefaultVocabulary()
+		if err != nil {
+			b.Fatal(err)
+		}
+		run(b, v)
+	})
+	b.Run("full-10x5", func(b *testing.B) {
+		// A complete tree (111 111 nodes, 10⁵ words) with random
+		// centroids: every lookup computes 50 distances.
+		const k, depth = 10, 5
+		var nchild []uint8
+		levelSize := 1
+		for l := 0; l <= depth; l++ {
+			for range levelSize {
+				if l < depth {
+					nchild = append(nchild, k)
+				} else {
+					nchild = append(nchild, 0)
+				}
+			}
+			levelSize *= k
+		}
+		cents := make([]feature.Descriptor, len(nchild))
+		for i := range cents {
+			cents[i] = randomDescriptor(r)
+		}
+		v, err := newVocabulary(k, depth, nchild, cents, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		run(b, v)
+	})
+}
+
+func BenchmarkDefaultVocabulary(b *testing.B) {
+	for b.Loop() {
+		if _, err := DefaultVocabulary(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func BenchmarkTrain(b *testing.B) {
