@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,33 @@ func settingOr(key, def string) string {
 	return def
 }
 
+// envDuration reads a duration from the environment, def when unset; a
+// malformed value is an error rather than a silent default.
+func envDuration(key string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 5m", key, v)
+	}
+	return d, nil
+}
+
+// envInt reads a positive integer from the environment, def when unset.
+func envInt(key string, def int) (int, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive integer", key, v)
+	}
+	return n, nil
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -40,6 +68,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mgmtAddr := fs.String("mgmt-addr", settingOr("OPENCRS_MGMT_ADDR", ":8888"), "management listener HOST:PORT (env OPENCRS_MGMT_ADDR)")
 	recoAddr := fs.String("reco-addr", settingOr("OPENCRS_RECO_ADDR", ":8080"), "recognition listener HOST:PORT (env OPENCRS_RECO_ADDR)")
 	logLevel := fs.String("log-level", settingOr("OPENCRS_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	skewDef, err := envDuration("OPENCRS_SKEW", 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	timeoutDef, err := envDuration("OPENCRS_SEARCH_TIMEOUT", api.DefaultSearchTimeout)
+	if err != nil {
+		return err
+	}
+	bodyDef, err := envInt("OPENCRS_MAX_BODY", api.DefaultMaxBody)
+	if err != nil {
+		return err
+	}
+	skew := fs.Duration("skew", skewDef, "accepted client clock skew (env OPENCRS_SKEW)")
+	searchTimeout := fs.Duration("search-timeout", timeoutDef, "search deadline, 408/19 beyond (env OPENCRS_SEARCH_TIMEOUT)")
+	maxBody := fs.Int64("max-body", int64(bodyDef), "request body limit in bytes, 413/422 beyond (env OPENCRS_MAX_BODY)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -71,7 +114,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("writing admin token: %w", err)
 	}
 
-	svc, err := api.New(ctx, api.Config{Store: st, Logger: log, AdminToken: string(token)})
+	svc, err := api.New(ctx, api.Config{Store: st, Logger: log, AdminToken: string(token),
+		Skew: *skew, SearchTimeout: *searchTimeout, MaxBody: *maxBody})
 	if err != nil {
 		return err
 	}
