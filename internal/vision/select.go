@@ -59,9 +59,12 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 		c.cell = g.cellOf(c.x, c.y)
 		cnt[c.cell]++
 	}
-	if e.cfg.MinThreshold < e.cfg.FastThreshold {
+	if e.cfg.MinThreshold < e.cfg.FastThreshold && want >= ncell {
 		// Flat cells (sky, walls, a dim poster) still deserve a few corners:
-		// a target may occupy only such a region of the frame.
+		// a target may occupy only such a region of the frame. When the
+		// level's budget is below one corner per cell, the first
+		// round-robin round is cut by response and weak fallback corners
+		// would lose to the textured cells anyway, so the rescan is skipped.
 		for cy := range g.ny {
 			for cx := range g.nx {
 				ci := cy*g.nx + cx

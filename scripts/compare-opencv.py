@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""Compare our feature extraction speed with OpenCV's ORB on real frames.
+
+Opt-in, never run in CI. Needs OpenCV's Python bindings:
+
+    apt-get install -y python3-opencv
+    /usr/bin/python3 scripts/compare-opencv.py [--frames DIR] [--limit N]
+
+It times OpenCV ORB (nfeatures=1000, one thread) on each frame, runs
+BenchmarkExtractFrames (internal/vision) on the same frames, times OpenCV
+again (the machine's load drifts; the two OpenCV passes bracket ours), and
+prints the median per-frame time of each and the ratio. Both sides decode
+before timing. Run it from the repository root.
+"""
+
+import argparse
+import glob
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+try:
+    import cv2
+except ImportError:
+    sys.exit("compare-opencv: needs python3-opencv (apt-get install -y python3-opencv) and /usr/bin/python3")
+
+
+def opencv_p50(frames, rounds):
+    """Median over frames of each frame's median ORB time, in ns."""
+    cv2.setNumThreads(1)
+    orb = cv2.ORB_create(nfeatures=1000)
+    for img in frames[:10]:
+        orb.detectAndCompute(img, None)
+    per = [[] for _ in frames]
+    counts = []
+    for _ in range(rounds):
+        for i, img in enumerate(frames):
+            t0 = time.perf_counter_ns()
+            kps, _ = orb.detectAndCompute(img, None)
+            per[i].append(time.perf_counter_ns() - t0)
+            counts.append(len(kps))
+    return statistics.median(statistics.median(p) for p in per), statistics.mean(counts)
+
+
+def go_p50(frames_dir, limit, rounds):
+    env = dict(os.environ, OPENCRS_BENCH_FRAMES=os.path.abspath(frames_dir), OPENCRS_BENCH_LIMIT=str(limit))
+    cmd = ["go", "test", "-run", "^$", "-bench", "^BenchmarkExtractFrames$",
+           "-benchtime", "%dx" % (limit * rounds), "-cpu", "1", "./internal/vision"]
+    print("$", "OPENCRS_BENCH_FRAMES=%s OPENCRS_BENCH_LIMIT=%d" % (env["OPENCRS_BENCH_FRAMES"], limit), " ".join(cmd))
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(out.stdout + out.stderr)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("BenchmarkExtractFrames")), None)
+    if line is None:
+        sys.exit("no benchmark line in:\n" + out.stdout)
+    print(line)
+    metric = lambda unit: float(re.search(r"([0-9.e+]+) %s" % re.escape(unit), line).group(1))
+    return metric("p50-ns/frame"), metric("features/frame")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", default="../shared/eval/queries", help="folder of JPEG frames")
+    ap.add_argument("--limit", type=int, default=200, help="first N frames by name")
+    ap.add_argument("--rounds", type=int, default=5, help="timed passes over the frames per side")
+    args = ap.parse_args()
+
+    names = sorted(glob.glob(os.path.join(args.frames, "*.jpg")) + glob.glob(os.path.join(args.frames, "*.jpeg")))[: args.limit]
+    if not names:
+        sys.exit("no JPEG frames in %s" % args.frames)
+    frames = [cv2.imread(n, cv2.IMREAD_GRAYSCALE) for n in names]
+    print("%d frames from %s" % (len(frames), args.frames))
+
+    cv_a, cv_n = opencv_p50(frames, args.rounds)
+    go, go_n = go_p50(args.frames, len(frames), args.rounds)
+    cv_b, _ = opencv_p50(frames, args.rounds)
+    cv = (cv_a + cv_b) / 2
+
+    print("OpenCV %s ORB p50 %.2f ms/frame (passes %.2f, %.2f), %.0f features" % (cv2.__version__, cv / 1e6, cv_a / 1e6, cv_b / 1e6, cv_n))
+    print("opencrs vision  p50 %.2f ms/frame, %.0f features" % (go / 1e6, go_n))
+    print("ratio opencrs/OpenCV %.2f (below 1 is faster)" % (go / cv))
+
+
+if __name__ == "__main__":
+    main()
