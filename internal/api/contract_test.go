@@ -883,6 +883,14 @@ type faultStore struct {
 	api.Store
 	deleteErr error
 	targetErr error
+	createErr error
+}
+
+func (f *faultStore) CreateTarget(ctx context.Context, appID string, t store.Target, b store.Blobs, l store.Limits) error {
+	if f.createErr != nil {
+		return f.createErr
+	}
+	return f.Store.CreateTarget(ctx, appID, t, b, l)
 }
 
 func (f *faultStore) DeleteTarget(ctx context.Context, appID, id string) (store.Target, error) {
@@ -918,6 +926,12 @@ func TestFaults(t *testing.T) {
 	fs.deleteErr = errors.New("disk on fire")
 	e.expect(e.m("DELETE", "/target/some-id", c, nil), 200, 420)
 	fs.deleteErr = nil
+
+	// The write of a new target fails: 417, and nothing is left searchable.
+	fs.createErr = errors.New("disk full")
+	e.expect(e.m("POST", "/targets", c, map[string]any{"name": "n", "image": textureB64(t, 92)}), 200, 417)
+	fs.createErr = nil
+	e.expect(e.search(c, map[string]any{"image": textureB64(t, 92)}, nil), 404, 17)
 
 	fs.targetErr = fmt.Errorf("decoding: %w", store.ErrCorrupt)
 	e.expect(e.m("GET", "/target/some-id", c, nil), 501, 501)
@@ -988,4 +1002,27 @@ func TestLoadUsesStoredFeatures(t *testing.T) {
 		t.Fatalf("reloaded engine: %v", r)
 	}
 	e2.expect(e2.search(e.apiKeyCred(), map[string]any{"image": textureB64(t, 111)}, nil), 404, 17)
+}
+
+// stuckRecognizer is the real engine except that (de)activation fails.
+type stuckRecognizer struct{ api.Recognizer }
+
+func (stuckRecognizer) SetActive(string, bool) error { return errors.New("index refused") }
+
+func TestActivationFailureIs424AndRolledBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *api.Config) {
+		c.NewRecognizer = func() (api.Recognizer, error) {
+			rec, err := engine.New(engine.Config{})
+			return stuckRecognizer{rec}, err
+		}
+	})
+	c := e.apiKeyCred()
+	id := e.createTarget(93, map[string]any{"active": "0"})
+	e.expect(e.m("PUT", "/target/"+id, c, map[string]any{"active": "1", "name": "new"}), 200, 424)
+	r := e.m("GET", "/target/"+id, c, nil)
+	if e.expect(r, 200, 0); r.obj(t)["active"] != "0" || r.obj(t)["name"] != "target-93" {
+		t.Fatalf("after failed activation: active %v name %v", r.obj(t)["active"], r.obj(t)["name"])
+	}
+	e.expect(e.search(c, map[string]any{"image": textureB64(t, 93)}, nil), 404, 17)
 }
