@@ -467,3 +467,25 @@ func abs(x int) int {
 	}
 	return x
 }
+
+func TestDownscale6to5MatchesGeneric(t *testing.T) {
+	src := testImage()
+	for _, sz := range [][2]int{{640, 480}, {533, 400}, {101, 67}, {50, 43}} {
+		sw, sh := sz[0], sz[1]
+		sp := make([]byte, sw*sh)
+		for y := range sh {
+			copy(sp[y*sw:y*sw+sw], src.Pix[y*src.Stride:])
+		}
+		dw, dh := int(math.Round(float64(sw)/1.2)), int(math.Round(float64(sh)/1.2))
+		want, got := make([]byte, dw*dh), make([]byte, dw*dh)
+		downscale(new(scratch), want, dw, dh, sp, sw, sh, 1.2)
+		downscale6to5(got, dw, dh, sp, sw, sh)
+		if !slices.Equal(got, want) {
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("%dx%d: first difference at (%d,%d): %d, want %d", sw, sh, i%dw, i/dw, got[i], want[i])
+				}
+			}
+		}
+	}
+}
