@@ -45,6 +45,7 @@ type Store interface {
 	DeleteTarget(ctx context.Context, appID, id string) (store.Target, error)
 	Target(ctx context.Context, appID, id string) (store.Target, error)
 	TrackingImage(ctx context.Context, appID, id string) ([]byte, error)
+	Blobs(ctx context.Context, appID, id string) (store.Blobs, error)
 	CountTargets(ctx context.Context, appID string) (store.Counts, error)
 	ListTargets(ctx context.Context, appID string, offset, limit int) ([]store.Target, int, error)
 	ScanTargets(ctx context.Context, appID, after string, limit int) ([]store.Target, string, error)

@@ -1026,3 +1026,41 @@ func TestActivationFailureIs424AndRolledBack(t *testing.T) {
 	}
 	e.expect(e.search(c, map[string]any{"image": textureB64(t, 93)}, nil), 404, 17)
 }
+
+// flakyRecognizer is the real engine whose next Add fails once when armed.
+type flakyRecognizer struct {
+	api.Recognizer
+	failNext *atomic.Bool
+}
+
+func (f flakyRecognizer) Add(id string, t *engine.Target, active bool) error {
+	if f.failNext.CompareAndSwap(true, false) {
+		return errors.New("index refused")
+	}
+	return f.Recognizer.Add(id, t, active)
+}
+
+func TestImageUpdateFailureIsRolledBack(t *testing.T) {
+	t.Parallel()
+	var failNext atomic.Bool
+	e := newEnv(t, func(c *api.Config) {
+		c.NewRecognizer = func() (api.Recognizer, error) {
+			rec, err := engine.New(engine.Config{})
+			return flakyRecognizer{rec, &failNext}, err
+		}
+	})
+	c := e.apiKeyCred()
+	id := e.createTarget(94, nil)
+	failNext.Store(true)
+	e.expect(e.m("PUT", "/target/"+id, c, map[string]any{"image": textureB64(t, 95), "name": "new"}), 200, 417)
+	r := e.m("GET", "/target/"+id, c, nil)
+	if e.expect(r, 200, 0); r.obj(t)["name"] != "target-94" {
+		t.Fatalf("name after failed update: %v", r.obj(t)["name"])
+	}
+	// The old image is still what the target is recognised by.
+	r = e.search(c, map[string]any{"image": textureB64(t, 94)}, nil)
+	if e.expect(r, 200, 0); r.obj(t)["targetId"] != id {
+		t.Fatalf("old image after rollback: %v", r)
+	}
+	e.expect(e.search(c, map[string]any{"image": textureB64(t, 95)}, nil), 404, 17)
+}

@@ -364,8 +364,12 @@ func (s *Service) updateTarget(ctx context.Context, c *call) (any, error) {
 	t.Extra = cloneMap(old.Extra)
 	f.apply(&t)
 	t.Modified = max(s.now().UnixMilli(), old.Modified+1)
-	var blobs store.Blobs
+	var blobs, oldBlobs store.Blobs
 	if p != nil {
+		// Kept to restore store and engine should indexing the new image fail.
+		if oldBlobs, err = s.store.Blobs(ctx, app.ID, id); err != nil {
+			return nil, err
+		}
 		if !t.AllowSimilar {
 			dup, err := s.duplicate(ctx, app.ID, ae.rec, img, id, false)
 			if err != nil {
@@ -395,10 +399,7 @@ func (s *Service) updateTarget(ctx context.Context, c *call) (any, error) {
 		err = ae.rec.SetActive(id, t.Active)
 	}
 	if err != nil {
-		// Put the stored record back so store and engine agree.
-		if rerr := s.store.UpdateTarget(context.WithoutCancel(ctx), app.ID, old, store.Blobs{}, store.Limits{}); rerr != nil {
-			s.log.Error("rollback of target update failed", "appId", app.ID, "targetId", id, "err", rerr)
-		}
+		s.rollbackUpdate(ctx, app.ID, ae.rec, old, oldBlobs)
 		if p != nil {
 			return nil, business(417, msgAddFailed, err)
 		}
@@ -413,6 +414,28 @@ func (s *Service) updateTarget(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	return single(t, tracking, ""), nil
+}
+
+// rollbackUpdate puts a target's previous record (and, after a new image,
+// its previous features) back in the store and the engine, so the two agree
+// after a failed update.
+func (s *Service) rollbackUpdate(ctx context.Context, appID string, rec Recognizer, old store.Target, oldBlobs store.Blobs) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.store.UpdateTarget(ctx, appID, old, oldBlobs, store.Limits{}); err != nil {
+		s.log.Error("rollback of target update failed", "appId", appID, "targetId", old.ID, "err", err)
+		return
+	}
+	if oldBlobs.Features == nil {
+		return
+	}
+	var t engine.Target
+	err := t.UnmarshalBinary(oldBlobs.Features)
+	if err == nil {
+		err = rec.Add(old.ID, &t, old.Active)
+	}
+	if err != nil {
+		s.log.Error("rollback of target features failed", "appId", appID, "targetId", old.ID, "err", err)
+	}
 }
 
 func cloneMap(m map[string]string) map[string]string {

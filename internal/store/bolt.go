@@ -558,6 +558,27 @@ func (s *Bolt) TrackingImage(ctx context.Context, appID, id string) ([]byte, err
 	return img, wrap(err, "tracking image %s/%s", appID, id)
 }
 
+// Blobs returns a target's image and features, for an update to restore.
+func (s *Bolt) Blobs(ctx context.Context, appID, id string) (Blobs, error) {
+	var out Blobs
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b, err := appBucket(tx, appID)
+		if err != nil {
+			return err
+		}
+		if b.Bucket(bTargets).Get([]byte(id)) == nil {
+			return ErrNotFound
+		}
+		img, feat := b.Bucket(bImages).Get([]byte(id)), b.Bucket(bFeatures).Get([]byte(id))
+		if img == nil || feat == nil {
+			return fmt.Errorf("blobs of %s missing: %w", id, ErrCorrupt)
+		}
+		out = Blobs{Image: bytes.Clone(img), Features: bytes.Clone(feat)}
+		return nil
+	})
+	return out, wrap(err, "blobs %s/%s", appID, id)
+}
+
 // CountTargets returns a database's target totals.
 func (s *Bolt) CountTargets(ctx context.Context, appID string) (Counts, error) {
 	var c Counts

@@ -284,3 +284,19 @@ func TestCorruptRecordsAreReported(t *testing.T) {
 		t.Errorf("LoadFeatures: %v, want ErrCorrupt", err)
 	}
 }
+
+func TestBlobs(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	a := newTestApp(t, s)
+	if err := s.CreateTarget(ctx, a.ID, Target{ID: "t"}, Blobs{Image: []byte("img"), Features: []byte("feat")}, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Blobs(ctx, a.ID, "t")
+	if err != nil || string(b.Image) != "img" || string(b.Features) != "feat" {
+		t.Fatalf("Blobs = %q %q, %v", b.Image, b.Features, err)
+	}
+	if _, err := s.Blobs(ctx, a.ID, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Blobs of unknown: %v", err)
+	}
+}
