@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -202,4 +205,89 @@ func TestRestartAfterKill9(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &key); err != nil || key["apiKey"] == "" || key["apiSecret"] == "" {
 		t.Fatalf("key create --json: %q, %v", out.String(), err)
 	}
+}
+
+// TestGracefulShutdown cancels serve's context while a request is still
+// sending its body: the listeners close, the request is answered in full,
+// then serve returns and releases the store.
+func TestGracefulShutdown(t *testing.T) {
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- runServe(ctx, []string{"--data", data, "--mgmt-addr", "127.0.0.1:0", "--reco-addr", "127.0.0.1:0"}, outW, io.Discard)
+		outW.Close()
+	}()
+	urls := map[string]string{}
+	sc := bufio.NewScanner(outR)
+	for sc.Scan() {
+		if m := printed.FindStringSubmatch(sc.Text()); m != nil {
+			urls[m[1]] = m[2]
+			if strings.HasPrefix(m[1], "recognition") {
+				break
+			}
+		}
+	}
+	go io.Copy(io.Discard, outR)
+	mgmt := urls["management URL (server-end)"]
+	if mgmt == "" {
+		t.Fatalf("serve printed no URL: %v", <-errc)
+	}
+
+	bodyR, bodyW := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, mgmt+"/similar", bodyR)
+	req.Header.Set("Content-Type", "application/json")
+	// With 100-continue the client sends no body byte before the handler
+	// asks for one, so once the first write below returns, the request is
+	// being served (not merely queued in the kernel's accept backlog).
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Hour}}
+	type result struct {
+		status int
+		body   []byte
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := client.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		done <- result{res.StatusCode, b, err}
+	}()
+	if _, err := io.WriteString(bodyW, `{"image":"`); err != nil {
+		t.Fatal(err)
+	}
+
+	cancel()
+	// Wait until the listener is closed: shutdown has begun.
+	for {
+		c, err := net.Dial("tcp", strings.TrimPrefix(mgmt, "http://"))
+		if err != nil {
+			break
+		}
+		c.Close()
+		runtime.Gosched()
+	}
+	io.WriteString(bodyW, `AAAA"}`)
+	bodyW.Close()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("in-flight request: %v", r.err)
+	}
+	var env struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if err := json.Unmarshal(r.body, &env); err != nil || r.status != 401 || env.StatusCode != 1 {
+		t.Fatalf("in-flight request answered HTTP %d %q", r.status, r.body)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	cli(t, 0, "app", "list", "--data", data)
 }
