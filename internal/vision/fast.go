@@ -41,14 +41,20 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []corner
 	// p > c+t implies p>>1 >= c>>1 + ceil(t/2); the dark side is the same
 	// test on inverted values, and inverting a halved value is ^0x7f.
 	half := uint64((t+1)/2) * lanesOne
-	var cand [64]int32
+	var cand [256]int32
 	for y := y0; y < y1; y++ {
 		row := y * w
 		x := x0
 		for x < x1 {
-			// Up to 64 pixels at a time through the SWAR pre-test; the
-			// windows must lie inside p for whole 8-byte loads.
+			// Up to 256 pixels at a time through the SWAR pre-test; the
+			// windows must lie inside p for whole 8-byte loads. A ragged
+			// end is covered by one last group overlapping the previous
+			// one, its repeated lanes skipped.
+			skip := 0
 			n := min(x1-x, len(cand)) &^ 7
+			if n == 0 && x1-x0 >= 8 {
+				skip, x, n = x-(x1-8), x1-8, 8
+			}
 			if n == 0 || row+3*w+x+n+3 > len(p) {
 				break
 			}
@@ -58,6 +64,9 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []corner
 				p[i-2*w+2 : i-2*w+2+n], p[i+2*w-2 : i+2*w-2+n], p[i+2*w+2 : i+2*w+2+n], p[i-2*w-2 : i-2*w-2+n],
 			}
 			for _, j := range fastPretest(&win, half, cand[:0]) {
+				if int(j) < skip {
+					continue
+				}
 				k := i + int(j)
 				if s := fastCorner(p, k, &off, t); s > 0 {
 					score[k] = uint16(s)
