@@ -340,6 +340,9 @@ func (o *offlineAdmin) CreateApp(ctx context.Context, req api.CreateAppRequest) 
 	if err != nil {
 		return api.AppInfo{}, err
 	}
+	if !api.ValidName(req.Name) {
+		return api.AppInfo{}, fmt.Errorf("name %q: want 1-64 printable ASCII characters", req.Name)
+	}
 	a := store.NewApp(req.Name, mode, time.Now())
 	if err := o.st.CreateApp(ctx, a); err != nil {
 		return api.AppInfo{}, err

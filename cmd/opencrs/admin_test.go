@@ -85,6 +85,7 @@ func adminCommands(t *testing.T, where ...string) {
 	cli(t, 1, with("key", "create", "--app", id, "--perm", "ADMIN")...)
 	cli(t, 1, with("key", "create")...)
 	cli(t, 1, with("app", "create", "--mode", "monthly")...)
+	cli(t, 1, with("app", "create", "--name", strings.Repeat("n", 65))...)
 	cli(t, 1, with("app", "limits")...)
 	cli(t, 1, with("app", "frobnicate")...)
 

@@ -116,7 +116,7 @@ func (s *Service) CreateApp(ctx context.Context, req CreateAppRequest) (store.Ap
 	if req.Name == "" {
 		req.Name = "default"
 	}
-	if !validName(req.Name) {
+	if !ValidName(req.Name) {
 		return store.App{}, errAdminInput("name must be 1-64 printable ASCII characters")
 	}
 	a := store.NewApp(req.Name, mode, s.now())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -147,7 +148,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			err := fmt.Errorf("panic: %v", p)
-			s.log.Error("recovered panic", "requestId", id, "route", name, "panic", p)
+			s.log.Error("recovered panic", "requestId", id, "route", name, "panic", p, "stack", string(debug.Stack()))
 			if sw.status == 0 {
 				s.writeError(sw, rl, &apiError{http: 500, code: 500, msg: msgInternal, cause: err}, rte != nil && rte.msgObject)
 			}

@@ -158,8 +158,9 @@ func intParam(p map[string]string, key string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// validName: 1–64 printable ASCII characters.
-func validName(s string) bool {
+// ValidName reports whether s is a valid target or database name: 1–64
+// printable ASCII characters.
+func ValidName(s string) bool {
 	if len(s) < 1 || len(s) > 64 {
 		return false
 	}

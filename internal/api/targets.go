@@ -88,7 +88,7 @@ type fields struct {
 func parseFields(p map[string]string, maxMeta int) (fields, error) {
 	var f fields
 	if v, ok := p["name"]; ok {
-		if !validName(v) {
+		if !ValidName(v) {
 			return f, errParam("name must be 1-64 printable ASCII characters")
 		}
 		f.name = &v
