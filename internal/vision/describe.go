@@ -66,11 +66,14 @@ func integral(sc *scratch, lv *level) []uint16 {
 	return ii
 }
 
-// describeLevel describes the keypoints picked on level l and appends them,
-// mapped to level-0 coordinates, to set.
+// describeLevel orients and describes the keypoints picked on level l and
+// appends them, mapped to level-0 coordinates, to set.
 func (e *Extractor) describeLevel(sc *scratch, lv *level, kps []corner, l int, set *feature.Set) {
 	ii := integral(sc, lv)
 	stride := lv.w + 1
+	for i := range kps {
+		kps[i].angle = orientationII(ii, stride, int(kps[i].x), int(kps[i].y))
+	}
 	offs := e.offsets(&sc.offs[l], stride)
 	row5 := boxSide * stride
 	binScale := angleBins / (2 * math.Pi)

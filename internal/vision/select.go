@@ -38,7 +38,7 @@ func (g *grid) bounds(cx, cy int) (x0, y0, x1, y1 int) {
 // the main threshold everywhere and at the fallback threshold in cells that
 // found nothing, non-maximum suppression, a per-cell shortlist by FAST score,
 // Harris ranking of the shortlist and round-robin selection over cells. It
-// returns corners with resp and angle set, in sc.picked.
+// returns corners with resp set, in sc.picked.
 func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 	if want <= 0 {
 		return nil
@@ -147,9 +147,6 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 		picked = append(picked, round...)
 	}
 	sc.picked = picked
-	for i := range picked {
-		picked[i].angle = orientation(lv.pix, w, int(picked[i].x), int(picked[i].y))
-	}
 	return picked
 }
 

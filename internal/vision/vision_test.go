@@ -489,3 +489,18 @@ func TestDownscale6to5MatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+func TestOrientationIntegralMatchesDirect(t *testing.T) {
+	img := testImage()
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	lv := &level{pix: img.Pix, w: w, h: h, scale: 1}
+	ii := integral(new(scratch), lv)
+	r := rng(3)
+	for range 2000 {
+		x := border + int(r.next()%uint64(w-2*border))
+		y := border + int(r.next()%uint64(h-2*border))
+		if a, b := orientation(img.Pix, w, x, y), orientationII(ii, w+1, x, y); a != b {
+			t.Fatalf("(%d,%d): integral %v, direct %v", x, y, b, a)
+		}
+	}
+}
