@@ -541,6 +541,11 @@ func TestTargetLifecycle(t *testing.T) {
 		}
 	}
 	e.expect(e.m("POST", "/grade/detection", c, map[string]any{"image": "%%%"}), 200, 414)
+	flat := b64(jpegBytes(t, image.NewGray(image.Rect(0, 0, 300, 300))))
+	r = e.m("POST", "/grade/tracking", c, map[string]any{"image": flat})
+	if e.expect(r, 200, 0); r.obj(t)["grade"] != float64(-1) {
+		t.Fatalf("grade of a flat image: %v, want -1", r.obj(t)["grade"])
+	}
 
 	// Delete one, then the batch form.
 	r = e.m("DELETE", "/target/"+id, c, nil)
