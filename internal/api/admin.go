@@ -198,6 +198,7 @@ func (s *Service) adminDeleteApp(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	s.engines.drop(id)
+	s.limiter.drop(id)
 	return map[string]any{"deleted": id}, nil
 }
 

@@ -385,6 +385,16 @@ func (e *engines) get(appID string) (*appEngine, error) {
 	return ae, nil
 }
 
+func (e *engines) sizes() map[string]int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make(map[string]int, len(e.m))
+	for id, ae := range e.m {
+		out[id] = ae.rec.Len()
+	}
+	return out
+}
+
 func (e *engines) drop(appID string) {
 	e.mu.Lock()
 	delete(e.m, appID)

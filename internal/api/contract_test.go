@@ -873,6 +873,8 @@ func TestMetrics(t *testing.T) {
 		`opencrs_http_request_duration_seconds_count{listener="recognition",endpoint="POST /search"} 1`,
 		`opencrs_search_results_total{result="miss"} 1`,
 		`opencrs_search_results_total{result="hit"} 0`,
+		"# TYPE opencrs_engine_targets gauge",
+		fmt.Sprintf(`opencrs_engine_targets{appId="%s"} 0`, e.app.ID),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("metrics lack %q:\n%s", want, out)

@@ -138,4 +138,16 @@ func (s *Service) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	s.metrics.write(w)
+	// Targets held per database, read from the engines at scrape time.
+	sizes := s.engines.sizes()
+	ids := make([]string, 0, len(sizes))
+	for id := range sizes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	fmt.Fprintln(w, "# HELP opencrs_engine_targets Targets indexed per database.")
+	fmt.Fprintln(w, "# TYPE opencrs_engine_targets gauge")
+	for _, id := range ids {
+		fmt.Fprintf(w, "opencrs_engine_targets{appId=\"%s\"} %d\n", labelValue(id), sizes[id])
+	}
 }

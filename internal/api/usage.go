@@ -24,6 +24,12 @@ type bucket struct {
 
 func newLimiter() *limiter { return &limiter{b: map[string]*bucket{}} }
 
+func (l *limiter) drop(appID string) {
+	l.mu.Lock()
+	delete(l.b, appID)
+	l.mu.Unlock()
+}
+
 func (l *limiter) allow(appID string, qps int, now time.Time) bool {
 	if qps <= 0 {
 		return true
