@@ -94,25 +94,36 @@ func TestFAST(t *testing.T) {
 }
 
 // naiveFAST is the textbook FAST-9 test, the reference for detectFAST's
-// pre-test and bit tricks.
-func naiveFAST(img *image.Gray, x, y, t int) bool {
+// pre-test and bit tricks. It returns whether (x, y) is a corner and its
+// score, the summed excess over t of the circle pixels on the arc's side.
+func naiveFAST(img *image.Gray, x, y, t int) (bool, int) {
 	c := int(img.GrayAt(x, y).Y)
 	for _, sign := range []int{1, -1} {
-		run := 0
+		run, sum := 0, 0
 		for k := range 32 {
 			o := circle[k%16]
 			v := int(img.GrayAt(x+o[0], y+o[1]).Y)
+			if k < 16 && sign*(v-c) > t {
+				sum += sign*(v-c) - t
+			}
 			if sign*(v-c) > t {
 				run++
 				if run >= 9 {
-					return true
+					// Finish the excess sum over the whole circle.
+					for k2 := k + 1; k2 < 16; k2++ {
+						o := circle[k2]
+						if v := int(img.GrayAt(x+o[0], y+o[1]).Y); sign*(v-c) > t {
+							sum += sign*(v-c) - t
+						}
+					}
+					return true, sum
 				}
 			} else {
 				run = 0
 			}
 		}
 	}
-	return false
+	return false, 0
 }
 
 func TestFASTMatchesNaive(t *testing.T) {
@@ -121,9 +132,9 @@ func TestFASTMatchesNaive(t *testing.T) {
 		w, h := img.Bounds().Dx(), img.Bounds().Dy()
 		for _, th := range []int{1, 7, 20, 60, 200} {
 			score := make([]uint16, w*h)
-			got := map[[2]int]bool{}
+			got := map[[2]int]int{}
 			for _, c := range detectFAST(img.Pix, w, 3, 3, w-3, h-3, th, score, nil) {
-				got[[2]int{int(c.x), int(c.y)}] = true
+				got[[2]int{int(c.x), int(c.y)}] = int(c.score)
 				if c.score <= 0 || int(score[int(c.y)*w+int(c.x)]) != int(c.score) {
 					t.Fatalf("image %d t=%d: bad score for %+v", n, th, c)
 				}
@@ -131,10 +142,10 @@ func TestFASTMatchesNaive(t *testing.T) {
 			want := 0
 			for y := 3; y < h-3; y++ {
 				for x := 3; x < w-3; x++ {
-					if naiveFAST(img, x, y, th) {
+					if ok, s := naiveFAST(img, x, y, th); ok {
 						want++
-						if !got[[2]int{x, y}] {
-							t.Fatalf("image %d t=%d: missed corner (%d,%d)", n, th, x, y)
+						if g, found := got[[2]int{x, y}]; !found || g != s {
+							t.Fatalf("image %d t=%d: corner (%d,%d) score %d (found %v), want %d", n, th, x, y, g, found, s)
 						}
 					}
 				}
