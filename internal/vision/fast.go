@@ -225,9 +225,11 @@ func nonMaxSuppress(cs []corner, score []uint16, w int) []corner {
 	for k := range cs {
 		c := &cs[k]
 		i := int(c.y)*w + int(c.x)
-		s := uint16(c.score)
-		if s <= score[i-w-1] || s <= score[i-w] || s <= score[i-w+1] || s <= score[i-1] ||
-			s < score[i+1] || s < score[i+w-1] || s < score[i+w] || s < score[i+w+1] {
+		up, dn := score[i-w-1:i-w+2], score[i+w-1:i+w+2]
+		// Branch-free maxima: which neighbour wins is unpredictable.
+		before := max(up[0], up[1], up[2], score[i-1])
+		after := max(dn[0], dn[1], dn[2], score[i+1])
+		if s := uint16(c.score); s <= before || s < after {
 			c.score = -c.score
 		}
 	}
