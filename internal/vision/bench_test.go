@@ -44,11 +44,12 @@ func BenchmarkFAST(b *testing.B) {
 	img := benchImage()
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
 	score := make([]uint16, w*h)
-	var cs []corner
+	var cs []hit
+	var cand []int32
 	b.ReportAllocs()
 	t0 := processCPU()
 	for b.Loop() {
-		cs = detectFAST(img.Pix, w, border, border, w-border, h-border, 20, score, cs[:0])
+		cs, cand = detectFAST(img.Pix, w, border, border, w-border, h-border, 20, score, cs[:0], cand)
 		clear(score)
 	}
 	reportCPU(b, t0)

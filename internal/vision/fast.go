@@ -30,9 +30,12 @@ const (
 // values, a conservative superset of the exact test, which avoids both a
 // mispredicted branch per pixel and most of the loads; survivors get the
 // exact test.
-func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []corner) []corner {
+func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hit, cand []int32) ([]hit, []int32) {
 	if x1 <= x0 || y1 <= y0 {
-		return out
+		return out, cand
+	}
+	if cap(cand) < x1-x0 {
+		cand = make([]int32, x1-x0)
 	}
 	var off [16]int
 	for i, c := range circle {
@@ -41,17 +44,16 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []corner
 	// p > c+t implies p>>1 >= c>>1 + ceil(t/2); the dark side is the same
 	// test on inverted values, and inverting a halved value is ^0x7f.
 	half := uint64((t+1)/2) * lanesOne
-	var cand [256]int32
 	for y := y0; y < y1; y++ {
 		row := y * w
 		x := x0
 		for x < x1 {
-			// Up to 256 pixels at a time through the SWAR pre-test; the
+			// The row's whole groups of 8 through the SWAR pre-test; the
 			// windows must lie inside p for whole 8-byte loads. A ragged
 			// end is covered by one last group overlapping the previous
 			// one, its repeated lanes skipped.
 			skip := 0
-			n := min(x1-x, len(cand)) &^ 7
+			n := (x1 - x) &^ 7
 			if n == 0 && x1-x0 >= 8 {
 				skip, x, n = x-(x1-8), x1-8, 8
 			}
@@ -63,14 +65,15 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []corner
 				p[i : i+n], p[i-3*w : i-3*w+n], p[i+3*w : i+3*w+n], p[i+3 : i+3+n], p[i-3 : i-3+n],
 				p[i-2*w+2 : i-2*w+2+n], p[i+2*w-2 : i+2*w-2+n], p[i+2*w+2 : i+2*w+2+n], p[i-2*w-2 : i-2*w-2+n],
 			}
-			for _, j := range fastPretest(&win, half, cand[:0]) {
+			cand = fastPretest(&win, half, cand[:0])
+			for _, j := range cand {
 				if int(j&0xffff) < skip {
 					continue
 				}
 				k := i + int(j&0xffff)
 				if s := fastCorner(p, k, &off, t, int(j>>16)); s > 0 {
 					score[k] = uint16(s)
-					out = append(out, corner{x: int32(k - row), y: int32(y), score: int32(s)})
+					out = append(out, hit{x: int32(k - row), y: int32(y), score: int32(s)})
 				}
 			}
 			x += n
@@ -79,11 +82,17 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []corner
 			k := row + x
 			if s := fastCorner(p, k, &off, t, sideBright|sideDark); s > 0 {
 				score[k] = uint16(s)
-				out = append(out, corner{x: int32(x), y: int32(y), score: int32(s)})
+				out = append(out, hit{x: int32(x), y: int32(y), score: int32(s)})
 			}
 		}
 	}
-	return out
+	return out, cand
+}
+
+// hit is a FAST corner before non-maximum suppression; kept small because
+// a frame has tens of thousands.
+type hit struct {
+	x, y, score int32
 }
 
 // fastPretest runs the SWAR pre-test on the pixels of win[0], whose circle
@@ -221,7 +230,7 @@ func hasArc9(m uint32) bool {
 // ties go to the first in raster order so a plateau keeps exactly one. It
 // then zeroes the scores of all corners, so the map is clean for the next
 // level without clearing every pixel.
-func nonMaxSuppress(cs []corner, score []uint16, w int) []corner {
+func nonMaxSuppress(cs []hit, score []uint16, w int) []hit {
 	for k := range cs {
 		c := &cs[k]
 		i := int(c.y)*w + int(c.x)

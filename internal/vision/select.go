@@ -52,12 +52,10 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 	g := newGrid(lv, e.cfg.CellSize)
 	ncell := g.nx * g.ny
 
-	cs := detectFAST(lv.pix, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.corners[:0])
+	hits, cand := detectFAST(lv.pix, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.hits[:0], sc.cand)
 	cnt := sc.cellCount(ncell)
-	for i := range cs {
-		c := &cs[i]
-		c.cell = g.cellOf(c.x, c.y)
-		cnt[c.cell]++
+	for _, c := range hits {
+		cnt[g.cellOf(c.x, c.y)]++
 	}
 	if e.cfg.MinThreshold < e.cfg.FastThreshold && want >= ncell {
 		// Flat cells (sky, walls, a dim poster) still deserve a few corners:
@@ -67,24 +65,25 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 		// would lose to the textured cells anyway, so the rescan is skipped.
 		for cy := range g.ny {
 			for cx := range g.nx {
-				ci := cy*g.nx + cx
-				if cnt[ci] != 0 {
+				if cnt[cy*g.nx+cx] != 0 {
 					continue
 				}
 				x0, y0, x1, y1 := g.bounds(cx, cy)
-				n := len(cs)
-				cs = detectFAST(lv.pix, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, cs)
-				for i := n; i < len(cs); i++ {
-					cs[i].cell = int32(ci)
-				}
-				cnt[ci] += int32(len(cs) - n)
+				hits, cand = detectFAST(lv.pix, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, hits, cand)
 			}
 		}
 	}
-	sc.corners = cs
-	cs = nonMaxSuppress(cs, score, w)
-	if len(cs) == 0 {
+	sc.hits, sc.cand = hits, cand
+	hits = nonMaxSuppress(hits, score, w)
+	if len(hits) == 0 {
 		return nil
+	}
+	if cap(sc.corners) < len(hits) {
+		sc.corners = make([]corner, len(hits))
+	}
+	cs := sc.corners[:len(hits)]
+	for i, c := range hits {
+		cs[i] = corner{x: c.x, y: c.y, score: c.score, cell: g.cellOf(c.x, c.y)}
 	}
 
 	// Group by cell (counting sort), best FAST score first within a cell.
@@ -92,7 +91,10 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 	for _, c := range cs {
 		cnt[c.cell]++
 	}
-	start := make([]int32, ncell+1) // small: one entry per cell
+	if cap(sc.start) < ncell+1 {
+		sc.start = make([]int32, ncell+1)
+	}
+	start := sc.start[:ncell+1]
 	for i := range ncell {
 		start[i+1] = start[i] + cnt[i]
 	}

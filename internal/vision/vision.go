@@ -172,7 +172,10 @@ type scratch struct {
 	pyr     []byte   // all pyramid levels except an aliased level 0
 	levels  []level  // level descriptions into pyr
 	score   []uint16 // FAST score map of the current level, 0 = no corner
-	corners []corner // FAST corners of the current level
+	hits    []hit    // FAST corners of the current level
+	cand    []int32  // FAST pre-test survivors of one row
+	corners []corner // FAST corners after non-maximum suppression
+	start   []int32  // per-cell start offsets into sorted
 	sorted  []corner // corners grouped by cell
 	cellCnt []int32  // per-cell counts, then start offsets
 	picked  []corner
