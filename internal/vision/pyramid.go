@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"encoding/binary"
 	"image"
 	"math"
 )
@@ -53,7 +54,7 @@ func (e *Extractor) buildPyramid(sc *scratch, img *image.Gray) []level {
 		buf = buf[lv.w*lv.h:]
 		src := &sc.levels[l-1]
 		if e.cfg.ScaleFactor == 1.2 {
-			downscale6to5(lv.pix, lv.w, lv.h, src.pix, src.w, src.h)
+			downscale6to5(sc, lv.pix, lv.w, lv.h, src.pix, src.w, src.h)
 		} else {
 			downscale(sc, lv.pix, lv.w, lv.h, src.pix, src.w, src.h, e.cfg.ScaleFactor)
 		}
@@ -98,11 +99,22 @@ func downscale(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int, s fl
 // five phases of a 1.2 downscale: destination 5g+r samples source 6g+r+0.1+0.2r.
 var sixFifths = [5]int32{26, 77, 128, 179, 230}
 
-// downscale6to5 is downscale for s = 1.2, the default. Every 5 destination
-// pixels read 6 source pixels with the same five weights, so the weights
-// become constants and the index tables disappear. It produces exactly what
-// downscale would.
-func downscale6to5(dst []byte, dw, dh int, src []byte, sw, sh int) {
+// downscale6to5 is downscale for s = 1.2, the default, and produces exactly
+// what downscale would. Each destination row first blends its two source
+// rows vertically, eight pixels at a time in 16-bit lanes of uint64s (one
+// weight for the whole row), into separate even and odd column buffers;
+// then every 5 destination pixels read 6 buffered columns with the same
+// five weights, which become constants.
+func downscale6to5(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int) {
+	if cap(sc.vEven) < sw+8 {
+		sc.vEven = make([]byte, sw+8)
+		sc.vOdd = make([]byte, sw+8)
+	}
+	// Column c's vertical blend is at byte c of vEven (c even) or byte
+	// c-1 of vOdd (c odd), as a little-endian uint16.
+	ve, vo := sc.vEven[:sw+8], sc.vOdd[:sw+8]
+	le := binary.LittleEndian
+	const even = 0x00ff00ff00ff00ff
 	for y := range dh {
 		y0, wy := 6*(y/5)+y%5, sixFifths[y%5]
 		if y0+1 >= sh {
@@ -110,23 +122,53 @@ func downscale6to5(dst []byte, dw, dh int, src []byte, sw, sh int) {
 		}
 		r0 := src[y0*sw : y0*sw+sw]
 		r1 := src[(y0+1)*sw : (y0+1)*sw+sw]
-		out := dst[y*dw : y*dw+dw]
-		wy0 := 256 - wy
+		r1 = r1[:len(r0)]
+		w0, w1 := uint64(256-wy), uint64(wy)
 		x := 0
-		for s := 0; x+5 <= len(out) && s+6 <= len(r0) && s+6 <= len(r1); s += 6 {
-			a, b, o := r0[s:s+6], r1[s:s+6], out[x:x+5]
-			o[0] = blend(a[0], a[1], b[0], b[1], 26, wy0, wy)
-			o[1] = blend(a[1], a[2], b[1], b[2], 77, wy0, wy)
-			o[2] = blend(a[2], a[3], b[2], b[3], 128, wy0, wy)
-			o[3] = blend(a[3], a[4], b[3], b[4], 179, wy0, wy)
-			o[4] = blend(a[4], a[5], b[4], b[5], 230, wy0, wy)
-			x += 5
+		for ; x+8 <= len(r0); x += 8 {
+			a, b := le.Uint64(r0[x:]), le.Uint64(r1[x:])
+			// Lanes hold at most 255*256, so nothing carries across.
+			le.PutUint64(ve[x:], (a&even)*w0+(b&even)*w1)
+			le.PutUint64(vo[x:], (a>>8&even)*w0+(b>>8&even)*w1)
 		}
-		for ; x < len(out); x++ {
-			i, wx := sampleAt(x, 1.2, sw)
-			out[x] = blend(r0[i], r0[i+1], r1[i], r1[i+1], int32(wx), wy0, wy)
+		for ; x < len(r0); x++ {
+			v := uint16(uint64(r0[x])*w0 + uint64(r1[x])*w1)
+			if x&1 == 0 {
+				le.PutUint16(ve[x:], v)
+			} else {
+				le.PutUint16(vo[x-1:], v)
+			}
+		}
+		out := dst[y*dw : y*dw+dw]
+		d := 0
+		for s := 0; d+5 <= len(out) && s+6 <= sw; s += 6 {
+			e, o, q := ve[s:s+6], vo[s:s+6], out[d:d+5]
+			e0, e1, e2 := int32(le.Uint16(e)), int32(le.Uint16(e[2:])), int32(le.Uint16(e[4:]))
+			o0, o1, o2 := int32(le.Uint16(o)), int32(le.Uint16(o[2:])), int32(le.Uint16(o[4:]))
+			q[0] = lerp16(e0, o0, 26)
+			q[1] = lerp16(o0, e1, 77)
+			q[2] = lerp16(e1, o1, 128)
+			q[3] = lerp16(o1, e2, 179)
+			q[4] = lerp16(e2, o2, 230)
+			d += 5
+		}
+		col := func(c int) int32 {
+			if c&1 == 0 {
+				return int32(le.Uint16(ve[c:]))
+			}
+			return int32(le.Uint16(vo[c-1:]))
+		}
+		for ; d < len(out); d++ {
+			i, wx := sampleAt(d, 1.2, sw)
+			out[d] = lerp16(col(i), col(i+1), int32(wx))
 		}
 	}
+}
+
+// lerp16 interpolates horizontally between two vertical blends (8.8 fixed
+// point) with an 8-bit weight; the products and rounding equal blend's.
+func lerp16(a, b, w int32) uint8 {
+	return uint8((a*(256-w) + b*w + 1<<15) >> 16)
 }
 
 // blend interpolates bilinearly between a0, a1 (top) and b0, b1 (bottom)

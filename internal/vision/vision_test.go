@@ -490,7 +490,7 @@ func TestDownscale6to5MatchesGeneric(t *testing.T) {
 		dw, dh := int(math.Round(float64(sw)/1.2)), int(math.Round(float64(sh)/1.2))
 		want, got := make([]byte, dw*dh), make([]byte, dw*dh)
 		downscale(new(scratch), want, dw, dh, sp, sw, sh, 1.2)
-		downscale6to5(got, dw, dh, sp, sw, sh)
+		downscale6to5(new(scratch), got, dw, dh, sp, sw, sh)
 		if !slices.Equal(got, want) {
 			for i := range got {
 				if got[i] != want[i] {
