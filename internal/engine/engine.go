@@ -48,11 +48,24 @@ type Config struct {
 	Target vision.Config
 	Query  vision.Config
 
-	// Candidates is how many index candidates are verified per search.
-	Candidates int
+	// Retrieval. The bag of words of the whole frame ranks a small target
+	// poorly: its few words drown in the background's. So the index is
+	// also queried with the words of overlapping windows (Windows×Windows
+	// windows, each 1/WindowFraction of the frame's side), and the union of
+	// the top candidates is reranked by descriptor matches.
+	Shortlist      int     // candidates taken from the whole-frame query
+	WindowShort    int     // candidates taken from each window's query
+	Windows        int     // windows per side; 0 or 1 disables windows
+	WindowFraction float64 // window side = frame side / WindowFraction
+	// Verify is how many reranked candidates are verified geometrically.
+	Verify int
 	// BucketLevel is the vocabulary level whose nodes bound descriptor
-	// matching; 0 matches by brute force.
+	// matching when reranking; VerifyLevel, coarser, bounds it for the
+	// candidates verified, where finding every true match matters more.
 	BucketLevel int
+	VerifyLevel int
+	// Match configures descriptor matching.
+	Match verify.MatchOptions
 	// MinScore is the calibrated score below which a verified candidate is
 	// not reported.
 	MinScore float64
@@ -65,15 +78,21 @@ func DefaultConfig() Config {
 	tc.MaxFeatures = 1500
 	tc.Levels = 12
 	qc := vision.DefaultConfig()
-	qc.MaxFeatures = 1000
+	qc.MaxFeatures = 2000
 	return Config{
-		TargetMaxSide: 640,
-		QueryMaxSide:  640,
-		Target:        tc,
-		Query:         qc,
-		Candidates:    20,
-		BucketLevel:   2,
-		MinScore:      0.5,
+		TargetMaxSide:  640,
+		QueryMaxSide:   640,
+		Target:         tc,
+		Query:          qc,
+		Shortlist:      30,
+		WindowShort:    12,
+		Windows:        5,
+		WindowFraction: 3,
+		Verify:         8,
+		BucketLevel:    2,
+		VerifyLevel:    1,
+		Match:          verify.MatchOptions{Ratio: 0.9, CrossCheck: true},
+		MinScore:       0.5,
 	}
 }
 
@@ -91,14 +110,31 @@ func (c Config) withDefaults() Config {
 	if c.Query == (vision.Config{}) {
 		c.Query = d.Query
 	}
-	if c.Candidates <= 0 {
-		c.Candidates = d.Candidates
+	if c.Shortlist <= 0 {
+		c.Shortlist = d.Shortlist
 	}
-	if c.BucketLevel < 0 {
-		c.BucketLevel = 0
-	} else if c.BucketLevel == 0 {
+	if c.WindowShort <= 0 {
+		c.WindowShort = d.WindowShort
+	}
+	if c.Windows <= 0 {
+		c.Windows = d.Windows
+	}
+	if c.WindowFraction <= 1 {
+		c.WindowFraction = d.WindowFraction
+	}
+	if c.Verify <= 0 {
+		c.Verify = d.Verify
+	}
+	if c.Match.MaxDistance == 0 && c.Match.Ratio == 0 && !c.Match.CrossCheck {
+		c.Match = d.Match
+	}
+	if c.BucketLevel <= 0 {
 		c.BucketLevel = d.BucketLevel
 	}
+	if c.VerifyLevel <= 0 {
+		c.VerifyLevel = d.VerifyLevel
+	}
+	c.VerifyLevel = min(c.VerifyLevel, c.BucketLevel)
 	if c.MinScore <= 0 {
 		c.MinScore = d.MinScore
 	}
@@ -116,13 +152,12 @@ type Result struct {
 // entry is a target as the engine holds it. Everything but active is
 // immutable after Add, so searches may use an entry without the lock.
 type entry struct {
-	id      string
-	doc     uint32
-	t       *Target
-	words   []uint32
-	buckets []uint32
-	prep    *verify.Prepared
-	active  bool
+	id     string
+	doc    uint32
+	t      *Target
+	words  []uint32
+	prep   *verify.Prepared
+	active bool
 }
 
 // Engine holds the targets of one database.
@@ -141,9 +176,12 @@ type Engine struct {
 }
 
 type searchScratch struct {
-	words, buckets []uint32
-	cands          []index.Candidate
-	pairs          []verify.Pair
+	qz       quantised
+	winWords []uint32
+	docs     []uint32
+	cands    []index.Candidate
+	ranked   []rankedDoc
+	pairs    []verify.Pair
 }
 
 // New returns an empty engine.
@@ -156,9 +194,8 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
 	}
-	if cfg.BucketLevel >= v.Depth() {
-		cfg.BucketLevel = v.Depth() - 1
-	}
+	cfg.BucketLevel = min(cfg.BucketLevel, v.Depth()-1)
+	cfg.VerifyLevel = min(cfg.VerifyLevel, cfg.BucketLevel)
 	e := &Engine{
 		cfg:    cfg,
 		vocab:  v,
@@ -199,15 +236,23 @@ func (e *Engine) Grade(ctx context.Context, img *image.Gray) (Grade, error) {
 	return t.Grade, nil
 }
 
-// lookup quantises descriptors into words and matching buckets.
-func (e *Engine) lookup(ds []feature.Descriptor, words, buckets []uint32) ([]uint32, []uint32) {
-	words, buckets = words[:0], buckets[:0]
+// quantised is descriptors quantised by the vocabulary: their words, the
+// buckets matching is bounded by when reranking, and the coarser ones used
+// when verifying.
+type quantised struct {
+	words, buckets, parents []uint32
+}
+
+// lookup fills qz for ds, reusing its slices.
+func (e *Engine) lookup(ds []feature.Descriptor, qz *quantised) {
+	qz.words, qz.buckets, qz.parents = qz.words[:0], qz.buckets[:0], qz.parents[:0]
+	var nodes [16]uint32
+	path := nodes[:e.cfg.BucketLevel]
 	for i := range ds {
-		w, b := e.vocab.LookupPath(&ds[i], e.cfg.BucketLevel)
-		words = append(words, w)
-		buckets = append(buckets, b)
+		qz.words = append(qz.words, e.vocab.LookupLevels(&ds[i], path))
+		qz.buckets = append(qz.buckets, path[e.cfg.BucketLevel-1])
+		qz.parents = append(qz.parents, path[e.cfg.VerifyLevel-1])
 	}
-	return words, buckets
 }
 
 // Add indexes a prepared target under id, replacing any target with that id.
@@ -216,12 +261,10 @@ func (e *Engine) Add(id string, t *Target, active bool) error {
 		return fmt.Errorf("engine: add %q: malformed target", id)
 	}
 	en := &entry{id: id, t: t, active: active}
-	en.words, en.buckets = e.lookup(t.Features.Descriptors, nil, nil)
-	if e.cfg.BucketLevel > 0 {
-		en.prep = verify.Prepare(t.Features, en.buckets)
-	} else {
-		en.prep = verify.Prepare(t.Features, nil)
-	}
+	var qz quantised
+	e.lookup(t.Features.Descriptors, &qz)
+	en.words = qz.words
+	en.prep = verify.PrepareCoarse(t.Features, qz.buckets, qz.parents)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -399,43 +442,103 @@ func (e *Engine) Explain(ctx context.Context, q *feature.Set) ([]Verified, error
 	return out, err
 }
 
-// verifyCandidates retrieves the index candidates of q and calls found for
-// each one that verifies geometrically.
+// verifyCandidates retrieves the candidates of q, reranks them by
+// descriptor matches and calls found for each of the best that verifies
+// geometrically.
 func (e *Engine) verifyCandidates(ctx context.Context, q *feature.Set, found func(*entry, *verify.Result)) error {
 	if len(q.Descriptors) < 8 {
 		return nil
 	}
 	sc := e.pool.Get().(*searchScratch)
 	defer e.pool.Put(sc)
-	sc.words, sc.buckets = e.lookup(q.Descriptors, sc.words, sc.buckets)
-	sc.cands = e.ix.Query(sc.words, e.cfg.Candidates, sc.cands[:0])
-
-	var qb []uint32
-	if e.cfg.BucketLevel > 0 {
-		qb = sc.buckets
-	}
-	for _, c := range sc.cands {
+	e.lookup(q.Descriptors, &sc.qz)
+	sc.docs = e.retrieve(q, sc)
+	// Rerank: the number of descriptor matches is a far stronger signal
+	// than bag-of-words similarity, and costs tens of microseconds per
+	// candidate with bucketed matching.
+	sc.ranked = sc.ranked[:0]
+	for _, doc := range sc.docs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		e.mu.RLock()
-		var en *entry
-		if int(c.Doc) < len(e.byDoc) {
-			en = e.byDoc[c.Doc]
-		}
-		ok := en != nil && en.active
-		e.mu.RUnlock()
-		if !ok {
+		en := e.entryOf(doc)
+		if en == nil {
 			continue
 		}
-		sc.pairs = verify.MatchPrepared(q, qb, en.prep, verify.MatchOptions{}, sc.pairs[:0])
-		if len(sc.pairs) < verify.DefaultMinInliers {
+		sc.pairs = verify.MatchPrepared(q, sc.qz.buckets, en.prep, e.cfg.Match, sc.pairs[:0])
+		if len(sc.pairs) < minConsistent {
 			continue
 		}
-		r := verify.Verify(q, en.t.Features, sc.pairs, verify.Options{})
+		if c := consistentMatches(q, en.t.Features, sc.pairs); c >= minConsistent {
+			sc.ranked = append(sc.ranked, rankedDoc{en: en, matches: c})
+		}
+	}
+	slices.SortFunc(sc.ranked, func(a, b rankedDoc) int { return b.matches - a.matches })
+	for i, c := range sc.ranked {
+		if i >= e.cfg.Verify {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sc.pairs = verify.MatchCoarse(q, sc.qz.parents, c.en.prep, e.cfg.Match, sc.pairs[:0])
+		r := verify.Verify(q, c.en.t.Features, sc.pairs, verify.Options{})
 		if r.OK {
-			found(en, &r)
+			found(c.en, &r)
 		}
 	}
 	return nil
+}
+
+// entryOf returns the active entry of doc, or nil.
+func (e *Engine) entryOf(doc uint32) *entry {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if int(doc) < len(e.byDoc) {
+		if en := e.byDoc[doc]; en != nil && en.active {
+			return en
+		}
+	}
+	return nil
+}
+
+// retrieve returns the distinct candidate documents of the whole frame's
+// and the windows' index queries.
+func (e *Engine) retrieve(q *feature.Set, sc *searchScratch) []uint32 {
+	docs := sc.docs[:0]
+	add := func(cs []index.Candidate) {
+		for _, c := range cs {
+			if !slices.Contains(docs, c.Doc) {
+				docs = append(docs, c.Doc)
+			}
+		}
+	}
+	sc.cands = e.ix.Query(sc.qz.words, e.cfg.Shortlist, sc.cands[:0])
+	add(sc.cands)
+	g := e.cfg.Windows
+	if g < 2 {
+		return docs
+	}
+	w, h := float32(q.Width), float32(q.Height)
+	ww, wh := w/float32(e.cfg.WindowFraction), h/float32(e.cfg.WindowFraction)
+	for gy := 0; gy < g; gy++ {
+		y0 := (h - wh) * float32(gy) / float32(g-1)
+		for gx := 0; gx < g; gx++ {
+			x0 := (w - ww) * float32(gx) / float32(g-1)
+			sc.winWords = sc.winWords[:0]
+			for i, k := range q.Keypoints {
+				if k.X >= x0 && k.X < x0+ww && k.Y >= y0 && k.Y < y0+wh {
+					sc.winWords = append(sc.winWords, sc.qz.words[i])
+				}
+			}
+			sc.cands = e.ix.Query(sc.winWords, e.cfg.WindowShort, sc.cands[:0])
+			add(sc.cands)
+		}
+	}
+	return docs
+}
+
+type rankedDoc struct {
+	en      *entry
+	matches int
 }

@@ -47,6 +47,7 @@ type Prepared struct {
 	desc   []feature.Descriptor // grouped by bucket, original order within a bucket
 	index  []int32              // original index of desc[k]; nil when not reordered
 	groups map[uint32]span      // nil when unbucketed
+	coarse map[uint32]span      // groups of parent buckets; nil unless PrepareCoarse
 }
 
 type span struct{ lo, hi int32 }
@@ -96,6 +97,47 @@ func Prepare(t *feature.Set, buckets []uint32) *Prepared {
 	return p
 }
 
+// PrepareCoarse is Prepare that also groups by parent bucket, so that
+// MatchCoarse can match within parents (more true matches, more work) with
+// the same Prepared. parents[i] is the parent of buckets[i]; parents must be
+// ordered like their children (as vocabulary nodes numbered breadth first
+// are), so that each parent's children are contiguous. It panics otherwise,
+// which is a programming error.
+func PrepareCoarse(t *feature.Set, buckets, parents []uint32) *Prepared {
+	p := Prepare(t, buckets)
+	if len(parents) != len(buckets) {
+		panic(fmt.Sprintf("verify: %d parents for %d buckets", len(parents), len(buckets)))
+	}
+	p.coarse = make(map[uint32]span)
+	for i, b := range buckets {
+		g := p.groups[b]
+		c, ok := p.coarse[parents[i]]
+		if !ok {
+			p.coarse[parents[i]] = g
+			continue
+		}
+		c.lo, c.hi = min(c.lo, g.lo), max(c.hi, g.hi)
+		p.coarse[parents[i]] = c
+	}
+	n := int32(0)
+	for _, c := range p.coarse {
+		n += c.hi - c.lo
+	}
+	if int(n) != len(p.desc) {
+		panic("verify: parent buckets are not contiguous")
+	}
+	return p
+}
+
+// MatchCoarse is MatchPrepared within parent buckets: qParents holds the
+// parent bucket of each query descriptor. p must come from PrepareCoarse.
+func MatchCoarse(q *feature.Set, qParents []uint32, p *Prepared, opt MatchOptions, out []Pair) []Pair {
+	if p.coarse == nil {
+		panic("verify: MatchCoarse needs PrepareCoarse")
+	}
+	return match(q, qParents, p, p.coarse, opt, out)
+}
+
 // Match matches every query descriptor of q against the target t, see
 // MatchOptions, appending the pairs to out[:0] in query order. Each query and
 // each target descriptor appears in at most one pair.
@@ -110,6 +152,10 @@ func Match(q, t *feature.Set, opt MatchOptions, out []Pair) []Pair {
 // both it and p's buckets are present, otherwise matching is brute force;
 // opt's bucket fields are ignored.
 func MatchPrepared(q *feature.Set, qBuckets []uint32, p *Prepared, opt MatchOptions, out []Pair) []Pair {
+	return match(q, qBuckets, p, p.groups, opt, out)
+}
+
+func match(q *feature.Set, qBuckets []uint32, p *Prepared, groups map[uint32]span, opt MatchOptions, out []Pair) []Pair {
 	out = out[:0]
 	maxDist := opt.MaxDistance
 	if maxDist <= 0 {
@@ -119,7 +165,7 @@ func MatchPrepared(q *feature.Set, qBuckets []uint32, p *Prepared, opt MatchOpti
 	if ratio == 0 {
 		ratio = DefaultRatio
 	}
-	bucketed := p.groups != nil && qBuckets != nil
+	bucketed := groups != nil && qBuckets != nil
 	if bucketed && len(qBuckets) != len(q.Descriptors) {
 		panic(fmt.Sprintf("verify: %d query buckets for %d descriptors", len(qBuckets), len(q.Descriptors)))
 	}
@@ -156,7 +202,7 @@ func MatchPrepared(q *feature.Set, qBuckets []uint32, p *Prepared, opt MatchOpti
 	for i := range q.Descriptors {
 		lo, hi := int32(0), int32(nt)
 		if bucketed {
-			g, ok := p.groups[qBuckets[i]]
+			g, ok := groups[qBuckets[i]]
 			if !ok {
 				if cands != nil {
 					cands[i].pos = -1
