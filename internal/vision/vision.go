@@ -63,13 +63,10 @@ const (
 type Extractor struct {
 	cfg    Config
 	scales []float64 // scales[l] = ScaleFactor^l
-	// share[l] is level l's fraction of MaxFeatures when all levels exist.
-	share []float64
-	// rot[b] holds the pattern points rotated by bin b's angle.
-	rot [angleBins][numPoints][2]int8
-	// sinCos would also work per keypoint, but pre-rotated integer tables
-	// keep the descriptor loop free of floating point.
-	pool sync.Pool
+	// rot[b] holds the pattern points rotated by bin b's angle: integer
+	// tables keep trigonometry and rounding out of the descriptor loop.
+	rot  [angleBins][numPoints][2]int8
+	pool sync.Pool // of *scratch
 }
 
 // NewExtractor returns an Extractor for cfg; zero or invalid fields take
@@ -103,7 +100,6 @@ func NewExtractor(cfg Config) *Extractor {
 
 	e := &Extractor{cfg: cfg}
 	e.scales = make([]float64, cfg.Levels)
-	e.share = make([]float64, cfg.Levels)
 	s := 1.0
 	for l := range e.scales {
 		e.scales[l] = s
@@ -177,9 +173,9 @@ type scratch struct {
 	corners []corner // FAST corners after non-maximum suppression
 	start   []int32  // per-cell start offsets into sorted
 	sorted  []corner // corners grouped by cell
-	cellCnt []int32  // per-cell counts, then start offsets
-	picked  []corner
-	round   []corner
+	cellCnt []int32  // per-cell counts, fill positions, shortlist lengths
+	picked  []corner // selected corners of the current level
+	round   []corner // one round-robin round
 	ii      []uint16 // wrapping integral image of the current level
 	xmap    []int32  // resize: source column per destination column
 	xwt     []int32  // resize: weight of the right neighbour (0..256)
@@ -198,7 +194,7 @@ type level struct {
 // corner is a candidate keypoint on one level.
 type corner struct {
 	x, y  int32
-	score int32 // FAST score, then unused
+	score int32 // FAST score
 	cell  int32
 	resp  float32 // Harris response
 	angle float32
