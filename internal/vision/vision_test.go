@@ -127,7 +127,11 @@ func naiveFAST(img *image.Gray, x, y, t int) (bool, int) {
 }
 
 func TestFASTMatchesNaive(t *testing.T) {
-	imgs := []*image.Gray{testImage(), fill(77, 61, func(x, y int) uint8 { return uint8((x*x*7 + y*13 + x*y*5) % 256) })}
+	tex := testImage()
+	imgs := []*image.Gray{
+		fill(240, 180, func(x, y int) uint8 { return tex.Pix[(y+150)*tex.Stride+x+200] }),
+		fill(77, 61, func(x, y int) uint8 { return uint8((x*x*7 + y*13 + x*y*5) % 256) }),
+	}
 	for n, img := range imgs {
 		w, h := img.Bounds().Dx(), img.Bounds().Dy()
 		for _, th := range []int{1, 7, 20, 60, 200} {
