@@ -4,7 +4,7 @@
 Opt-in, never run in CI. Needs OpenCV's Python bindings:
 
     apt-get install -y python3-opencv
-    /usr/bin/python3 scripts/compare-opencv.py [--frames DIR] [--limit N]
+    /usr/bin/python3 scripts/compare-opencv.py [--frames DIR] [--limit N] [--simd]
 
 It times OpenCV ORB (nfeatures=1000, one thread) on each frame, runs
 BenchmarkExtractFrames (internal/vision) on the same frames, times OpenCV
@@ -48,11 +48,13 @@ def opencv_p50(frames, rounds):
     return statistics.median(statistics.median(p) for p in per), statistics.mean(counts), cpu
 
 
-def go_p50(frames_dir, limit, rounds):
+def go_p50(frames_dir, limit, rounds, simd):
     env = dict(os.environ, OPENCRS_BENCH_FRAMES=os.path.abspath(frames_dir), OPENCRS_BENCH_LIMIT=str(limit))
+    if simd:
+        env["GOEXPERIMENT"] = "simd"
     cmd = ["go", "test", "-run", "^$", "-bench", "^BenchmarkExtractFrames$",
            "-benchtime", "%dx" % (limit * rounds), "-cpu", "1", "./internal/vision"]
-    print("$", "OPENCRS_BENCH_FRAMES=%s OPENCRS_BENCH_LIMIT=%d" % (env["OPENCRS_BENCH_FRAMES"], limit), " ".join(cmd))
+    print("$", "GOEXPERIMENT=simd " if simd else "", "OPENCRS_BENCH_FRAMES=%s OPENCRS_BENCH_LIMIT=%d" % (env["OPENCRS_BENCH_FRAMES"], limit), " ".join(cmd), sep="")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(out.stdout + out.stderr)
@@ -69,6 +71,7 @@ def main():
     ap.add_argument("--frames", default="../shared/eval/queries", help="folder of JPEG frames")
     ap.add_argument("--limit", type=int, default=200, help="first N frames by name")
     ap.add_argument("--rounds", type=int, default=5, help="timed passes over the frames per side")
+    ap.add_argument("--simd", action="store_true", help="build with GOEXPERIMENT=simd (AVX2 FAST pre-test)")
     args = ap.parse_args()
 
     names = sorted(glob.glob(os.path.join(args.frames, "*.jpg")) + glob.glob(os.path.join(args.frames, "*.jpeg")))[: args.limit]
@@ -78,7 +81,7 @@ def main():
     print("%d frames from %s" % (len(frames), args.frames))
 
     cv_a, cv_n, cv_cpu_a = opencv_p50(frames, args.rounds)
-    go, go_n, go_cpu = go_p50(args.frames, len(frames), args.rounds)
+    go, go_n, go_cpu = go_p50(args.frames, len(frames), args.rounds, args.simd)
     cv_b, _, cv_cpu_b = opencv_p50(frames, args.rounds)
     cv, cv_cpu = (cv_a + cv_b) / 2, (cv_cpu_a + cv_cpu_b) / 2
 

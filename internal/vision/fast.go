@@ -53,7 +53,8 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hit, c
 			// end is covered by one last group overlapping the previous
 			// one, its repeated lanes skipped.
 			skip := 0
-			n := (x1 - x) &^ 7
+			// Candidate indexes are 16 bits (side flags above them).
+			n := min(x1-x, 1<<15) &^ 7
 			if n == 0 && x1-x0 >= 8 {
 				skip, x, n = x-(x1-8), x1-8, 8
 			}
@@ -65,7 +66,21 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hit, c
 				p[i : i+n], p[i-3*w : i-3*w+n], p[i+3*w : i+3*w+n], p[i+3 : i+3+n], p[i-3 : i-3+n],
 				p[i-2*w+2 : i-2*w+2+n], p[i+2*w-2 : i+2*w-2+n], p[i+2*w+2 : i+2*w+2+n], p[i-2*w-2 : i-2*w-2+n],
 			}
-			cand = fastPretest(&win, half, cand[:0])
+			cand, done := cand[:0], 0
+			if useSIMD {
+				cand, done = fastPretestSIMD(&win, t, cand)
+			}
+			if done < n {
+				rest := win
+				for j := range rest {
+					rest[j] = rest[j][done:]
+				}
+				from := len(cand)
+				cand = fastPretest(&rest, half, cand)
+				for j := from; j < len(cand); j++ {
+					cand[j] += int32(done)
+				}
+			}
 			for _, j := range cand {
 				if int(j&0xffff) < skip {
 					continue

@@ -1,0 +1,8 @@
+//go:build !goexperiment.simd || !amd64
+
+package vision
+
+// useSIMD is false: the AVX2 pre-test needs GOEXPERIMENT=simd on amd64.
+const useSIMD = false
+
+func fastPretestSIMD(win *[9][]byte, t int, cand []int32) ([]int32, int) { return cand, 0 }
