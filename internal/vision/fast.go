@@ -48,41 +48,40 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hit, c
 		row := y * w
 		x := x0
 		for x < x1 {
-			// The row's whole groups of 8 through the SWAR pre-test; the
-			// windows must lie inside p for whole 8-byte loads. A ragged
-			// end is covered by one last group overlapping the previous
-			// one, its repeated lanes skipped.
-			skip := 0
+			// The row through the pre-test in one call. Its length is
+			// rounded up to whole groups of 8 where the loads stay inside
+			// p, and pixels past x1 are dropped; otherwise (near the end
+			// of p) a ragged end is covered by one last group overlapping
+			// the previous one, its repeated lanes skipped.
+			skip, limit := 0, x1-x
 			// Candidate indexes are 16 bits (side flags above them).
-			n := min(x1-x, 1<<15) &^ 7
-			if n == 0 && x1-x0 >= 8 {
-				skip, x, n = x-(x1-8), x1-8, 8
+			n := min((x1-x+7)&^7, 1<<15)
+			if row+3*w+x+n+3 > len(p) {
+				n = min(x1-x, 1<<15) &^ 7
+				if n == 0 && x1-x0 >= 8 {
+					skip, x, n = x-(x1-8), x1-8, 8
+				}
+				limit = n
 			}
 			if n == 0 || row+3*w+x+n+3 > len(p) {
 				break
 			}
 			i := row + x
-			win := [9][]byte{
-				p[i : i+n], p[i-3*w : i-3*w+n], p[i+3*w : i+3*w+n], p[i+3 : i+3+n], p[i-3 : i-3+n],
-				p[i-2*w+2 : i-2*w+2+n], p[i+2*w-2 : i+2*w-2+n], p[i+2*w+2 : i+2*w+2+n], p[i-2*w-2 : i-2*w-2+n],
+			var win pixelRows
+			win[0] = p[i : i+n]
+			// The SWAR pre-test reads only the even circle positions.
+			for k := 0; k < 16; k += 2 - b2i(useSIMD) {
+				win[1+k] = p[i+off[k] : i+off[k]+n]
 			}
 			cand, done := cand[:0], 0
 			if useSIMD {
 				cand, done = fastPretestSIMD(&win, t, cand)
 			}
-			if done < n {
-				rest := win
-				for j := range rest {
-					rest[j] = rest[j][done:]
-				}
-				from := len(cand)
-				cand = fastPretest(&rest, half, cand)
-				for j := from; j < len(cand); j++ {
-					cand[j] += int32(done)
-				}
+			if done == 0 {
+				cand = fastPretest(&win, half, cand)
 			}
 			for _, j := range cand {
-				if int(j&0xffff) < skip {
+				if jj := int(j & 0xffff); jj < skip || jj >= limit {
 					continue
 				}
 				k := i + int(j&0xffff)
@@ -91,7 +90,7 @@ func detectFAST(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hit, c
 					out = append(out, hit{x: int32(k - row), y: int32(y), score: int32(s)})
 				}
 			}
-			x += n
+			x += min(n, limit)
 		}
 		for ; x < x1; x++ {
 			k := row + x
@@ -110,15 +109,18 @@ type hit struct {
 	x, y, score int32
 }
 
-// fastPretest runs the SWAR pre-test on the pixels of win[0], whose circle
-// pixels 0, 8, 4, 12, 2, 10, 6 and 14 are at the same index of win[1:],
-// and appends the indexes of the survivors to cand, with the sides
-// (sideBright, sideDark) that survived in bits 16 and 17. len(win[0]) is a
-// multiple of 8 and at most cap(cand).
-func fastPretest(win *[9][]byte, half uint64, cand []int32) []int32 {
+// pixelRows are n pixels of a row (element 0) and, at the same indexes,
+// the pixels at each of the 16 circle positions around them (element 1+k
+// for circle pixel k).
+type pixelRows [17][]byte
+
+// fastPretest runs the SWAR pre-test on the pixels of win[0] and appends the
+// indexes of the survivors to cand, with the sides (sideBright, sideDark)
+// that survived in bits 16 and 17. len(win[0]) is a multiple of 8.
+func fastPretest(win *pixelRows, half uint64, cand []int32) []int32 {
 	n := len(win[0])
-	c, p0, p8, p4, p12 := win[0][:n], win[1][:n], win[2][:n], win[3][:n], win[4][:n]
-	p2, p10, p6, p14 := win[5][:n], win[6][:n], win[7][:n], win[8][:n]
+	c, p0, p8, p4, p12 := win[0][:n], win[1][:n], win[9][:n], win[5][:n], win[13][:n]
+	p2, p10, p6, p14 := win[3][:n], win[11][:n], win[7][:n], win[15][:n]
 	le := binary.LittleEndian
 	for x := 0; x+8 <= n; x += 8 {
 		hc := (le.Uint64(c[x:]) >> 1) & lanesLow7
@@ -265,4 +267,11 @@ func nonMaxSuppress(cs []hit, score []uint16, w int) []hit {
 		}
 	}
 	return out
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
