@@ -54,7 +54,7 @@ def go_p50(frames_dir, limit, rounds, simd):
         env["GOEXPERIMENT"] = "simd"
     cmd = ["go", "test", "-run", "^$", "-bench", "^BenchmarkExtractFrames$",
            "-benchtime", "%dx" % (limit * rounds), "-cpu", "1", "./internal/vision"]
-    print("$", "GOEXPERIMENT=simd " if simd else "", "OPENCRS_BENCH_FRAMES=%s OPENCRS_BENCH_LIMIT=%d" % (env["OPENCRS_BENCH_FRAMES"], limit), " ".join(cmd), sep="")
+    print("$ %sOPENCRS_BENCH_FRAMES=%s OPENCRS_BENCH_LIMIT=%d %s" % ("GOEXPERIMENT=simd " if simd else "", env["OPENCRS_BENCH_FRAMES"], limit, " ".join(cmd)))
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(out.stdout + out.stderr)
