@@ -159,6 +159,8 @@ func (e *Extractor) Extract(img *image.Gray) *feature.Set {
 		}
 		e.describeLevel(sc, lv, kps, l, set)
 	}
+	// The pooled scratch must not keep the caller's image alive.
+	sc.levels[0].pix = nil
 	return set
 }
 

@@ -521,3 +521,28 @@ func TestOrientationIntegralMatchesDirect(t *testing.T) {
 }
 
 func first[A, B any](a A, _ B) A { return a }
+
+func TestScaleFactors(t *testing.T) {
+	img := testImage()
+	tests := []struct {
+		scale  float64
+		levels int
+	}{{1.1, 12}, {1.2, 8}, {1.5, 4}, {2, 3}}
+	for _, tt := range tests {
+		set := NewExtractor(Config{ScaleFactor: tt.scale, Levels: tt.levels}).Extract(img)
+		if set.Len() < 900 {
+			t.Errorf("scale %v: %d features", tt.scale, set.Len())
+		}
+		seen := map[uint8]bool{}
+		for _, k := range set.Keypoints {
+			seen[k.Octave] = true
+			want := math.Pow(tt.scale, -float64(k.Octave))
+			if math.Abs(float64(k.Scale)-want) > 1e-6 {
+				t.Fatalf("scale %v: octave %d has Scale %v, want %v", tt.scale, k.Octave, k.Scale, want)
+			}
+		}
+		if len(seen) != tt.levels {
+			t.Errorf("scale %v: features on %d of %d levels", tt.scale, len(seen), tt.levels)
+		}
+	}
+}
