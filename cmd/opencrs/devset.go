@@ -27,7 +27,12 @@ func runDevset(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("pool (run scripts/fetch-training-images.sh): %w", err)
 	}
-	if err := devset.Write(ctx, p, devset.Options{Dir: *out, Targets: *targets, Negatives: *negatives, Seed: *seed}); err != nil {
+	pics, err := devset.OpenDir(*pool, 1000)
+	if err != nil {
+		return err
+	}
+	opt := devset.Options{Dir: *out, Targets: *targets, Negatives: *negatives, Seed: *seed, Pictures: pics}
+	if err := devset.Write(ctx, p, opt); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %d targets, %d queries to %s\n", *targets, 4**targets+*negatives, *out)

@@ -23,12 +23,21 @@ type Source interface {
 	Distractor(i int) *image.Gray
 }
 
+// Pictures loads whole pool pictures by index; with it, targets and
+// negatives are distinct files rather than distractors, which may share
+// crops of one photo and so would label true matches as wrong.
+type Pictures interface {
+	Len() int
+	Picture(i int) (*image.Gray, error)
+}
+
 // Options configures Write.
 type Options struct {
 	Dir       string // output folder, created
 	Targets   int    // targets; each gets one query per level
 	Negatives int    // frames of pictures that are not targets
 	Seed      uint64
+	Pictures  Pictures // optional; see Pictures
 }
 
 // Index ranges of the source used for each role, far apart so roles never
@@ -65,7 +74,14 @@ func Write(ctx context.Context, src Source, opt Options) error {
 	writeQuery := func(target *image.Gray, name *string, level string, bgIndex int) error {
 		q++
 		p := synth.RandomParams(level, opt.Seed^uint64(q)*0x9e3779b97f4a7c15)
-		frame, _, corners := synth.Frame(target, src.Distractor(backgroundBase+bgIndex), p)
+		bg := src.Distractor(backgroundBase + bgIndex)
+		if opt.Pictures != nil {
+			var err error
+			if bg, err = opt.Pictures.Picture(pick(opt, opt.Targets+opt.Negatives+bgIndex)); err != nil {
+				return err
+			}
+		}
+		frame, _, corners := synth.Frame(target, bg, p)
 		qn := fmt.Sprintf("queries/q%05d.jpg", q)
 		if err := writeJPEG(filepath.Join(opt.Dir, qn), frame, 95); err != nil {
 			return err
@@ -83,6 +99,12 @@ func Write(ctx context.Context, src Source, opt Options) error {
 			return err
 		}
 		t := src.Distractor(targetBase + i)
+		if opt.Pictures != nil {
+			var err error
+			if t, err = opt.Pictures.Picture(pick(opt, i)); err != nil {
+				return err
+			}
+		}
 		name := fmt.Sprintf("targets/t%05d.jpg", i)
 		if err := writeJPEG(filepath.Join(opt.Dir, name), t, 90); err != nil {
 			return err
@@ -99,6 +121,12 @@ func Write(ctx context.Context, src Source, opt Options) error {
 			return err
 		}
 		pic := src.Distractor(negativeBase + i)
+		if opt.Pictures != nil {
+			var err error
+			if pic, err = opt.Pictures.Picture(pick(opt, opt.Targets+i)); err != nil {
+				return err
+			}
+		}
 		if err := writeQuery(pic, nil, levels[i%len(levels)], q); err != nil {
 			return err
 		}
@@ -107,6 +135,25 @@ func Write(ctx context.Context, src Source, opt Options) error {
 		return fmt.Errorf("devset: %w", err)
 	}
 	return f.Close()
+}
+
+// pick maps the i-th picture wanted to a pool index: a stride coprime with
+// the pool size spreads picks over all packages, and no index repeats until
+// the pool is exhausted.
+func pick(opt Options, i int) int {
+	n := opt.Pictures.Len()
+	stride := 7919 % n
+	for stride == 0 || gcd(stride, n) != 1 {
+		stride++
+	}
+	return int((uint64(i)*uint64(stride) + opt.Seed) % uint64(n))
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 func writeJPEG(path string, img *image.Gray, quality int) error {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"image"
 
 	"github.com/opencrs/opencrs/internal/feature"
 )
@@ -13,7 +14,7 @@ var ErrCorrupt = errors.New("engine: corrupt target encoding")
 
 const (
 	targetMagic   = "OCT"
-	targetVersion = 1
+	targetVersion = 2
 	gradeFields   = 9
 )
 
@@ -28,10 +29,14 @@ func (g *Grade) fields() [gradeFields]*int {
 type Target struct {
 	Features *feature.Set
 	Grade    Grade
+	// Thumb is the target reduced to thumbSide for photometric
+	// verification; nil for targets stored before version 2.
+	Thumb *image.Gray
 }
 
 // MarshalBinary encodes a prepared target: "OCT", version, the grade fields
-// as signed varints, then the feature set's own encoding.
+// as signed varints, the thumbnail (width and height as uvarints, then its
+// pixels row by row; 0x0 when absent), then the feature set's own encoding.
 func (t *Target) MarshalBinary() ([]byte, error) {
 	if t.Features == nil {
 		return nil, errors.New("engine: target without features")
@@ -46,6 +51,17 @@ func (t *Target) MarshalBinary() ([]byte, error) {
 	for _, f := range t.Grade.fields() {
 		b = binary.AppendVarint(b, int64(*f))
 	}
+	if th := t.Thumb; th != nil {
+		w, h := th.Rect.Dx(), th.Rect.Dy()
+		b = binary.AppendUvarint(b, uint64(w))
+		b = binary.AppendUvarint(b, uint64(h))
+		for y := 0; y < h; y++ {
+			o := th.PixOffset(th.Rect.Min.X, th.Rect.Min.Y+y)
+			b = append(b, th.Pix[o:o+w]...)
+		}
+	} else {
+		b = append(b, 0, 0)
+	}
 	return append(b, fb...), nil
 }
 
@@ -54,8 +70,9 @@ func (t *Target) UnmarshalBinary(b []byte) error {
 	if len(b) < 4 || string(b[:3]) != targetMagic {
 		return fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
-	if b[3] != targetVersion {
-		return fmt.Errorf("%w: unsupported version %d", ErrCorrupt, b[3])
+	ver := b[3]
+	if ver != 1 && ver != targetVersion {
+		return fmt.Errorf("%w: unsupported version %d", ErrCorrupt, ver)
 	}
 	b = b[4:]
 	var g Grade
@@ -67,10 +84,27 @@ func (t *Target) UnmarshalBinary(b []byte) error {
 		*f = int(v)
 		b = b[n:]
 	}
+	var thumb *image.Gray
+	if ver >= 2 {
+		w, n1 := binary.Uvarint(b)
+		if n1 <= 0 {
+			return fmt.Errorf("%w: bad thumbnail", ErrCorrupt)
+		}
+		h, n2 := binary.Uvarint(b[n1:])
+		if n2 <= 0 || w > 4*thumbSide || h > 4*thumbSide || uint64(len(b)-n1-n2) < w*h {
+			return fmt.Errorf("%w: bad thumbnail", ErrCorrupt)
+		}
+		b = b[n1+n2:]
+		if w > 0 && h > 0 {
+			thumb = image.NewGray(image.Rect(0, 0, int(w), int(h)))
+			copy(thumb.Pix, b[:w*h])
+		}
+		b = b[w*h:]
+	}
 	fs := new(feature.Set)
 	if err := fs.UnmarshalBinary(b); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	t.Features, t.Grade = fs, g
+	t.Features, t.Grade, t.Thumb = fs, g, thumb
 	return nil
 }

@@ -220,7 +220,7 @@ func (e *Engine) Prepare(ctx context.Context, img *image.Gray) (*Target, error) 
 	}
 	small := vision.Resize(img, e.cfg.TargetMaxSide)
 	fs := e.target.Extract(small)
-	t := &Target{Features: fs, Grade: grade(small, fs)}
+	t := &Target{Features: fs, Grade: grade(small, fs), Thumb: thumbnail(small)}
 	if t.Grade.Detection < 0 {
 		return t, ErrNotGradable
 	}
@@ -365,11 +365,21 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
+// Query is an extracted query image: its features, in the coordinates of
+// the image given to ExtractQuery, and the downscaled image they were
+// extracted from, for photometric verification.
+type Query struct {
+	Features *feature.Set
+	image    *image.Gray
+	scale    float64 // image pixels per pixel of the original query
+}
+
 // ExtractQuery extracts the features of a query image, at most QueryMaxSide
 // on its long side, in the coordinates of img.
-func (e *Engine) ExtractQuery(img *image.Gray) *feature.Set {
+func (e *Engine) ExtractQuery(img *image.Gray) *Query {
 	small := vision.Resize(img, e.cfg.QueryMaxSide)
 	fs := e.query.Extract(small)
+	q := &Query{Features: fs, image: small, scale: 1}
 	if sw, w := small.Bounds().Dx(), img.Bounds().Dx(); sw != w {
 		sx := float32(w) / float32(sw)
 		sy := float32(img.Bounds().Dy()) / float32(small.Bounds().Dy())
@@ -379,31 +389,32 @@ func (e *Engine) ExtractQuery(img *image.Gray) *feature.Set {
 			fs.Keypoints[i].Scale /= sx
 		}
 		fs.Width, fs.Height = img.Bounds().Dx(), img.Bounds().Dy()
+		q.scale = 1 / float64(sx)
 	}
-	return fs
+	return q
 }
 
 // Search returns up to k active targets the query shows, best first; empty
 // when none.
 func (e *Engine) Search(ctx context.Context, query *image.Gray, k int) ([]Result, error) {
-	return e.SearchFeatures(ctx, e.ExtractQuery(query), k)
+	return e.SearchQuery(ctx, e.ExtractQuery(query), k)
 }
 
 // Similar returns up to k active targets that the image matches, best first;
 // the service uses it to refuse duplicates on create and update.
 func (e *Engine) Similar(ctx context.Context, img *image.Gray, k int) ([]Result, error) {
-	return e.SearchFeatures(ctx, e.ExtractQuery(img), k)
+	return e.SearchQuery(ctx, e.ExtractQuery(img), k)
 }
 
-// SearchFeatures is Search on extracted features.
-func (e *Engine) SearchFeatures(ctx context.Context, q *feature.Set, k int) ([]Result, error) {
+// SearchQuery is Search on an extracted query.
+func (e *Engine) SearchQuery(ctx context.Context, q *Query, k int) ([]Result, error) {
 	if k <= 0 {
 		k = 1
 	}
 	var out []Result
-	err := e.verifyCandidates(ctx, q, func(en *entry, r *verify.Result) {
-		if s := score(r); s >= e.cfg.MinScore {
-			out = append(out, Result{ID: en.id, Score: s, Corners: r.Corners, Inliers: r.Inliers})
+	err := e.verifyCandidates(ctx, q, func(en *entry, v *Verified) {
+		if v.Score >= e.cfg.MinScore {
+			out = append(out, Result{ID: en.id, Score: v.Score, Corners: v.Result.Corners, Inliers: v.Result.Inliers})
 		}
 	})
 	if err != nil {
@@ -430,14 +441,20 @@ type Verified struct {
 	ID     string
 	Score  float64
 	Result verify.Result
+	// Photo is the share of visible thumbnail cells that agree with the
+	// query under the homography (1 when none could be judged).
+	Photo float64
+	// VisibleCoverage is the share of the target's feature-bearing cells
+	// inside the query frame that hold an inlier.
+	VisibleCoverage float64
 }
 
 // Explain returns every candidate of the query that passed geometric
 // verification, whatever its score, for calibration and debugging.
-func (e *Engine) Explain(ctx context.Context, q *feature.Set) ([]Verified, error) {
+func (e *Engine) Explain(ctx context.Context, q *Query) ([]Verified, error) {
 	var out []Verified
-	err := e.verifyCandidates(ctx, q, func(en *entry, r *verify.Result) {
-		out = append(out, Verified{ID: en.id, Score: score(r), Result: *r})
+	err := e.verifyCandidates(ctx, q, func(en *entry, v *Verified) {
+		out = append(out, *v)
 	})
 	return out, err
 }
@@ -445,7 +462,8 @@ func (e *Engine) Explain(ctx context.Context, q *feature.Set) ([]Verified, error
 // verifyCandidates retrieves the candidates of q, reranks them by
 // descriptor matches and calls found for each of the best that verifies
 // geometrically.
-func (e *Engine) verifyCandidates(ctx context.Context, q *feature.Set, found func(*entry, *verify.Result)) error {
+func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(*entry, *Verified)) error {
+	q := query.Features
 	if len(q.Descriptors) < 8 {
 		return nil
 	}
@@ -483,9 +501,14 @@ func (e *Engine) verifyCandidates(ctx context.Context, q *feature.Set, found fun
 		}
 		sc.pairs = verify.MatchCoarse(q, sc.qz.parents, c.en.prep, e.cfg.Match, sc.pairs[:0])
 		r := verify.Verify(q, c.en.t.Features, sc.pairs, verify.Options{})
-		if r.OK {
-			found(c.en, &r)
+		if !r.OK {
+			continue
 		}
+		tf := c.en.t.Features
+		photo, _ := photoAgreement(query, c.en.t.Thumb, float64(tf.Width), float64(tf.Height), r.H)
+		v := Verified{ID: c.en.id, Result: r, Photo: photo, VisibleCoverage: visibleCoverage(q, tf, sc.pairs, &r)}
+		v.Score = score(&v)
+		found(c.en, &v)
 	}
 	return nil
 }

@@ -234,7 +234,7 @@ func TestConcurrentAddSearch(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 10; i++ {
-			res, err := e.SearchFeatures(context.Background(), q, 1)
+			res, err := e.SearchQuery(context.Background(), q, 1)
 			if err != nil || len(res) == 0 || res[0].ID != "targets/b.jpg" {
 				t.Errorf("search during writes: %v %+v", err, res)
 				return

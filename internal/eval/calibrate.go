@@ -11,7 +11,6 @@ import (
 	"sort"
 
 	"github.com/opencrs/opencrs/internal/engine"
-	"github.com/opencrs/opencrs/internal/verify"
 	"github.com/opencrs/opencrs/internal/vision"
 )
 
@@ -20,12 +19,6 @@ import (
 type Sample struct {
 	X     []float64
 	Right bool
-}
-
-// Features is the feature vector of engine.Score's logistic model, in the
-// order of engine.ScoreWeights (after the bias).
-func Features(r *verify.Result) []float64 {
-	return engine.ScoreFeatures(r)
 }
 
 // Collect adds the targets of a labelled set to a fresh engine and returns
@@ -83,7 +76,7 @@ func Collect(ctx context.Context, opt Options) ([]Sample, error) {
 		}
 		for _, v := range vs {
 			right := truth[i].Target != nil && v.ID == *truth[i].Target
-			per[i] = append(per[i], Sample{X: Features(&v.Result), Right: right})
+			per[i] = append(per[i], Sample{X: engine.ScoreFeatures(&v), Right: right})
 		}
 		return nil
 	})

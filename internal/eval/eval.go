@@ -253,7 +253,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		t1 := time.Now()
 		q := eng.ExtractQuery(img)
 		t2 := time.Now()
-		res, err := eng.SearchFeatures(ctx, q, 1)
+		res, err := eng.SearchQuery(ctx, q, 1)
 		t3 := time.Now()
 		if err != nil {
 			return fmt.Errorf("%s: %w", truth[i].Query, err)
