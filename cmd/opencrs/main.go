@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"eval":      {"measure recognition on a labelled data set", runEval},
 		"devset":    {"synthesise a labelled development set from the training pool", runDevset},
 		"calibrate": {"fit the engine score on a development set", runCalibrate},
+		"bench":     {"load a running server with signed searches; latency and throughput", runBench},
 	}
 }
 
