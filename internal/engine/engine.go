@@ -176,12 +176,16 @@ type Engine struct {
 }
 
 type searchScratch struct {
-	qz       quantised
-	winWords []uint32
-	docs     []uint32
-	cands    []index.Candidate
-	ranked   []rankedDoc
-	pairs    []verify.Pair
+	qz            quantised
+	winWords      []uint32
+	idx           []int32
+	docs          []candidate
+	cands         []index.Candidate
+	ranked        []rankedDoc
+	pairs         []verify.Pair
+	whole, coarse *verify.QueryGroups
+	coarseBuilt   bool
+	winGroups     []winGroup
 }
 
 // New returns an empty engine.
@@ -460,8 +464,8 @@ func (e *Engine) Explain(ctx context.Context, q *Query) ([]Verified, error) {
 }
 
 // verifyCandidates retrieves the candidates of q, reranks them by
-// descriptor matches and calls found for each of the best that verifies
-// geometrically.
+// consistent descriptor matches and calls found for each of the best that
+// verifies geometrically.
 func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(*entry, *Verified)) error {
 	q := query.Features
 	if len(q.Descriptors) < 8 {
@@ -470,45 +474,81 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 	sc := e.pool.Get().(*searchScratch)
 	defer e.pool.Put(sc)
 	e.lookup(q.Descriptors, &sc.qz)
-	sc.docs = e.retrieve(q, sc)
-	// Rerank: the number of descriptor matches is a far stronger signal
-	// than bag-of-words similarity, and costs tens of microseconds per
-	// candidate with bucketed matching.
+	e.retrieve(q, sc)
+
+	// Rerank: the number of geometrically consistent matches is a far
+	// stronger signal than bag-of-words similarity. A candidate found by a
+	// window is matched with the query descriptors around that window only,
+	// which is where its evidence is and costs a fraction of the whole.
+	sc.whole = verify.GroupQuery(sc.qz.buckets, nil, sc.whole)
+	for i := range sc.winGroups {
+		sc.winGroups[i].built = false
+	}
 	sc.ranked = sc.ranked[:0]
-	for _, doc := range sc.docs {
+	for _, c := range sc.docs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		en := e.entryOf(doc)
+		en := e.entryOf(c.doc)
 		if en == nil {
 			continue
 		}
-		sc.pairs = verify.MatchPrepared(q, sc.qz.buckets, en.prep, e.cfg.Match, sc.pairs[:0])
+		g := sc.whole
+		if c.window >= 0 {
+			g = e.windowGroups(q, sc, c.window)
+		}
+		sc.pairs = verify.MatchGroups(q, g, en.prep, false, e.cfg.Match, sc.pairs[:0])
 		if len(sc.pairs) < minConsistent {
 			continue
 		}
-		if c := consistentMatches(q, en.t.Features, sc.pairs); c >= minConsistent {
-			sc.ranked = append(sc.ranked, rankedDoc{en: en, matches: c})
+		if n := consistentMatches(q, en.t.Features, sc.pairs); n >= minConsistent {
+			sc.ranked = append(sc.ranked, rankedDoc{en: en, matches: n})
 		}
 	}
 	slices.SortFunc(sc.ranked, func(a, b rankedDoc) int { return b.matches - a.matches })
+	if len(sc.ranked) == 0 {
+		return nil
+	}
+	// Verify the best candidates. Matching within the fine buckets of the
+	// rerank is cheap and suffices for clear views; only when that fails is
+	// the candidate matched again within the coarse buckets, which finds
+	// more of the true pairs of a small or blurred target at ten times the
+	// cost. Once a hit is certain, candidates with far less evidence are
+	// not worth verifying.
+	sc.coarseBuilt = false
+	best := 0
 	for i, c := range sc.ranked {
-		if i >= e.cfg.Verify {
+		if i >= e.cfg.Verify || c.matches*4 < best {
 			break
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		sc.pairs = verify.MatchCoarse(q, sc.qz.parents, c.en.prep, e.cfg.Match, sc.pairs[:0])
+		sc.pairs = verify.MatchGroups(q, sc.whole, c.en.prep, false, e.cfg.Match, sc.pairs[:0])
 		r := verify.Verify(q, c.en.t.Features, sc.pairs, verify.Options{})
-		if !r.OK {
-			continue
+		if !r.OK || r.Inliers < 2*verify.DefaultMinInliers {
+			if !sc.coarseBuilt {
+				sc.coarse = verify.GroupQuery(sc.qz.parents, nil, sc.coarse)
+				sc.coarseBuilt = true
+			}
+			sc.pairs = verify.MatchGroups(q, sc.coarse, c.en.prep, true, e.cfg.Match, sc.pairs[:0])
+			if r2 := verify.Verify(q, c.en.t.Features, sc.pairs, verify.Options{}); r2.OK && r2.Inliers > r.Inliers {
+				r = r2
+			} else if !r.OK {
+				continue
+			} else {
+				// Keep the pairs r was computed from.
+				sc.pairs = verify.MatchGroups(q, sc.whole, c.en.prep, false, e.cfg.Match, sc.pairs[:0])
+			}
 		}
 		tf := c.en.t.Features
 		photo, _ := photoAgreement(query, c.en.t.Thumb, float64(tf.Width), float64(tf.Height), r.H)
 		v := Verified{ID: c.en.id, Result: r, Photo: photo, VisibleCoverage: visibleCoverage(q, tf, sc.pairs, &r)}
 		v.Score = score(&v)
 		found(c.en, &v)
+		if v.Score >= e.cfg.MinScore {
+			best = max(best, r.Inliers)
+		}
 	}
 	return nil
 }
@@ -525,40 +565,85 @@ func (e *Engine) entryOf(doc uint32) *entry {
 	return nil
 }
 
-// retrieve returns the distinct candidate documents of the whole frame's
-// and the windows' index queries.
-func (e *Engine) retrieve(q *feature.Set, sc *searchScratch) []uint32 {
-	docs := sc.docs[:0]
-	add := func(cs []index.Candidate) {
-		for _, c := range cs {
-			if !slices.Contains(docs, c.Doc) {
-				docs = append(docs, c.Doc)
+// candidate is a retrieved document and the window whose query found it
+// (-1: the whole frame).
+type candidate struct {
+	doc    uint32
+	window int
+}
+
+// windowRect returns window w of the grid, grown by grow times its size on
+// every side, in query pixels.
+func (e *Engine) windowRect(q *feature.Set, w int, grow float32) (x0, y0, x1, y1 float32) {
+	g := e.cfg.Windows
+	fw, fh := float32(q.Width), float32(q.Height)
+	ww, wh := fw/float32(e.cfg.WindowFraction), fh/float32(e.cfg.WindowFraction)
+	gx, gy := w%g, w/g
+	x0 = (fw - ww) * float32(gx) / float32(g-1)
+	y0 = (fh - wh) * float32(gy) / float32(g-1)
+	return x0 - grow*ww, y0 - grow*wh, x0 + ww + grow*ww, y0 + wh + grow*wh
+}
+
+// windowGroups returns the grouped descriptors around window w, built on
+// first use for this query.
+func (e *Engine) windowGroups(q *feature.Set, sc *searchScratch, w int) *verify.QueryGroups {
+	for len(sc.winGroups) <= w {
+		sc.winGroups = append(sc.winGroups, winGroup{})
+	}
+	wg := &sc.winGroups[w]
+	if !wg.built {
+		// Half a window's size on each side: a target straddling the
+		// window still brings its matches.
+		x0, y0, x1, y1 := e.windowRect(q, w, 0.5)
+		sc.idx = sc.idx[:0]
+		for i, k := range q.Keypoints {
+			if k.X >= x0 && k.X < x1 && k.Y >= y0 && k.Y < y1 {
+				sc.idx = append(sc.idx, int32(i))
 			}
+		}
+		wg.g = verify.GroupQuery(sc.qz.buckets, sc.idx, wg.g)
+		wg.built = true
+	}
+	return wg.g
+}
+
+// retrieve fills sc.docs with the distinct candidates of the whole frame's
+// and the windows' index queries.
+func (e *Engine) retrieve(q *feature.Set, sc *searchScratch) {
+	sc.docs = sc.docs[:0]
+	add := func(cs []index.Candidate, window int) {
+	next:
+		for _, c := range cs {
+			for _, d := range sc.docs {
+				if d.doc == c.Doc {
+					continue next
+				}
+			}
+			sc.docs = append(sc.docs, candidate{doc: c.Doc, window: window})
 		}
 	}
 	sc.cands = e.ix.Query(sc.qz.words, e.cfg.Shortlist, sc.cands[:0])
-	add(sc.cands)
+	add(sc.cands, -1)
 	g := e.cfg.Windows
 	if g < 2 {
-		return docs
+		return
 	}
-	w, h := float32(q.Width), float32(q.Height)
-	ww, wh := w/float32(e.cfg.WindowFraction), h/float32(e.cfg.WindowFraction)
-	for gy := 0; gy < g; gy++ {
-		y0 := (h - wh) * float32(gy) / float32(g-1)
-		for gx := 0; gx < g; gx++ {
-			x0 := (w - ww) * float32(gx) / float32(g-1)
-			sc.winWords = sc.winWords[:0]
-			for i, k := range q.Keypoints {
-				if k.X >= x0 && k.X < x0+ww && k.Y >= y0 && k.Y < y0+wh {
-					sc.winWords = append(sc.winWords, sc.qz.words[i])
-				}
+	for w := 0; w < g*g; w++ {
+		x0, y0, x1, y1 := e.windowRect(q, w, 0)
+		sc.winWords = sc.winWords[:0]
+		for i, k := range q.Keypoints {
+			if k.X >= x0 && k.X < x1 && k.Y >= y0 && k.Y < y1 {
+				sc.winWords = append(sc.winWords, sc.qz.words[i])
 			}
-			sc.cands = e.ix.Query(sc.winWords, e.cfg.WindowShort, sc.cands[:0])
-			add(sc.cands)
 		}
+		sc.cands = e.ix.Query(sc.winWords, e.cfg.WindowShort, sc.cands[:0])
+		add(sc.cands, w)
 	}
-	return docs
+}
+
+type winGroup struct {
+	g     *verify.QueryGroups
+	built bool
 }
 
 type rankedDoc struct {

@@ -46,8 +46,25 @@ type MatchOptions struct {
 type Prepared struct {
 	desc   []feature.Descriptor // grouped by bucket, original order within a bucket
 	index  []int32              // original index of desc[k]; nil when not reordered
-	groups map[uint32]span      // nil when unbucketed
-	coarse map[uint32]span      // groups of parent buckets; nil unless PrepareCoarse
+	groups *groups              // nil when unbucketed
+	coarse *groups              // groups of parent buckets; nil unless PrepareCoarse
+}
+
+// groups maps bucket ids to spans of a descriptor array: sorted keys and
+// their spans, which take a fraction of a map's memory (a database holds one
+// per target) and allow merge joins.
+type groups struct {
+	keys  []uint32
+	spans []span
+}
+
+// find returns the span of bucket b.
+func (g *groups) find(b uint32) (span, bool) {
+	i, ok := slices.BinarySearch(g.keys, b)
+	if !ok {
+		return span{}, false
+	}
+	return g.spans[i], true
 }
 
 type span struct{ lo, hi int32 }
@@ -76,23 +93,23 @@ func Prepare(t *feature.Set, buckets []uint32) *Prepared {
 		keys = append(keys, b)
 	}
 	slices.Sort(keys)
-	groups := make(map[uint32]span, len(keys))
+	g := &groups{keys: keys, spans: make([]span, len(keys))}
 	var off int32
-	for _, b := range keys {
-		groups[b] = span{off, off}
+	for i, b := range keys {
+		g.spans[i] = span{off, off}
 		off += count[b]
 	}
 	p := &Prepared{
 		desc:   make([]feature.Descriptor, len(buckets)),
 		index:  make([]int32, len(buckets)),
-		groups: groups,
+		groups: g,
 	}
 	for i, b := range buckets {
-		g := groups[b]
-		p.desc[g.hi] = t.Descriptors[i]
-		p.index[g.hi] = int32(i)
-		g.hi++
-		groups[b] = g
+		k, _ := slices.BinarySearch(keys, b)
+		sp := &g.spans[k]
+		p.desc[sp.hi] = t.Descriptors[i]
+		p.index[sp.hi] = int32(i)
+		sp.hi++
 	}
 	return p
 }
@@ -108,24 +125,31 @@ func PrepareCoarse(t *feature.Set, buckets, parents []uint32) *Prepared {
 	if len(parents) != len(buckets) {
 		panic(fmt.Sprintf("verify: %d parents for %d buckets", len(parents), len(buckets)))
 	}
-	p.coarse = make(map[uint32]span)
+	coarse := make(map[uint32]span)
 	for i, b := range buckets {
-		g := p.groups[b]
-		c, ok := p.coarse[parents[i]]
+		g, _ := p.groups.find(b)
+		c, ok := coarse[parents[i]]
 		if !ok {
-			p.coarse[parents[i]] = g
+			coarse[parents[i]] = g
 			continue
 		}
 		c.lo, c.hi = min(c.lo, g.lo), max(c.hi, g.hi)
-		p.coarse[parents[i]] = c
+		coarse[parents[i]] = c
 	}
 	n := int32(0)
-	for _, c := range p.coarse {
+	cg := &groups{keys: make([]uint32, 0, len(coarse))}
+	for k, c := range coarse {
 		n += c.hi - c.lo
+		cg.keys = append(cg.keys, k)
 	}
 	if int(n) != len(p.desc) {
 		panic("verify: parent buckets are not contiguous")
 	}
+	slices.Sort(cg.keys)
+	for _, k := range cg.keys {
+		cg.spans = append(cg.spans, coarse[k])
+	}
+	p.coarse = cg
 	return p
 }
 
@@ -155,7 +179,7 @@ func MatchPrepared(q *feature.Set, qBuckets []uint32, p *Prepared, opt MatchOpti
 	return match(q, qBuckets, p, p.groups, opt, out)
 }
 
-func match(q *feature.Set, qBuckets []uint32, p *Prepared, groups map[uint32]span, opt MatchOptions, out []Pair) []Pair {
+func match(q *feature.Set, qBuckets []uint32, p *Prepared, groups *groups, opt MatchOptions, out []Pair) []Pair {
 	out = out[:0]
 	maxDist := opt.MaxDistance
 	if maxDist <= 0 {
@@ -202,7 +226,7 @@ func match(q *feature.Set, qBuckets []uint32, p *Prepared, groups map[uint32]spa
 	for i := range q.Descriptors {
 		lo, hi := int32(0), int32(nt)
 		if bucketed {
-			g, ok := groups[qBuckets[i]]
+			g, ok := groups.find(qBuckets[i])
 			if !ok {
 				if cands != nil {
 					cands[i].pos = -1
