@@ -63,13 +63,24 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 		// level's budget is below one corner per cell, the first
 		// round-robin round is cut by response and weak fallback corners
 		// would lose to the textured cells anyway, so the rescan is skipped.
+		// Runs of empty cells along a row of cells are scanned as one
+		// rectangle: fewer, longer rows for the pre-test, and each cell's
+		// corners still come in raster order.
 		for cy := range g.ny {
-			for cx := range g.nx {
-				if cnt[cy*g.nx+cx] != 0 {
+			row := cnt[cy*g.nx : cy*g.nx+g.nx]
+			for cx := 0; cx < len(row); {
+				if row[cx] != 0 {
+					cx++
 					continue
 				}
-				x0, y0, x1, y1 := g.bounds(cx, cy)
+				end := cx + 1
+				for end < len(row) && row[end] == 0 {
+					end++
+				}
+				x0, y0, _, y1 := g.bounds(cx, cy)
+				_, _, x1, _ := g.bounds(end-1, cy)
 				hits, cand = detectFAST(lv.pix, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, hits, cand)
+				cx = end
 			}
 		}
 	}
@@ -118,8 +129,7 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 	short := max(2, (2*want+nonEmpty-1)/nonEmpty)
 	for i := range ncell {
 		cell := sorted[start[i]:start[i+1]]
-		slices.SortFunc(cell, func(a, b corner) int { return cmp.Compare(b.score, a.score) })
-		cell = cell[:min(len(cell), short)]
+		cell = topByScore(cell, short, &sc.top)
 		for j := range cell {
 			cell[j].resp = harris(lv.pix, w, int(cell[j].x), int(cell[j].y))
 		}
@@ -150,6 +160,38 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 	}
 	sc.picked = picked
 	return picked
+}
+
+// topByScore moves the k best corners of cell by FAST score to its front,
+// best first, ties in their original (raster) order, and returns them. Only
+// a short prefix is wanted, so a bounded insertion beats sorting the cell.
+func topByScore(cell []corner, k int, buf *[]corner) []corner {
+	if len(cell) <= 1 {
+		return cell
+	}
+	if k >= len(cell) {
+		slices.SortFunc(cell, func(a, b corner) int { return cmp.Compare(b.score, a.score) })
+		return cell
+	}
+	top := (*buf)[:0]
+	for _, c := range cell {
+		n := len(top)
+		if n == k {
+			if c.score <= top[n-1].score {
+				continue
+			}
+			n--
+		} else {
+			top = append(top, c)
+		}
+		for n > 0 && top[n-1].score < c.score {
+			top[n] = top[n-1]
+			n--
+		}
+		top[n] = c
+	}
+	*buf = top
+	return cell[:copy(cell, top)]
 }
 
 func (sc *scratch) cellCount(n int) []int32 {

@@ -194,6 +194,7 @@ type scratch struct {
 	start   []int32  // per-cell start offsets into sorted
 	sorted  []corner // corners grouped by cell
 	cellCnt []int32  // per-cell counts, fill positions, shortlist lengths
+	top     []corner // one cell's shortlist while it is chosen
 	picked  []corner // selected corners of the current level
 	round   []corner // one round-robin round
 	ii      []uint16 // wrapping integral image of the current level
