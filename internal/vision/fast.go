@@ -119,31 +119,49 @@ type pixelRows [17][]byte
 // fastPretest runs the SWAR pre-test on the pixels of win[0] and appends the
 // indexes of the survivors to cand, with the sides (sideBright, sideDark)
 // that survived in bits 16 and 17. len(win[0]) is a multiple of 8.
+//
+// Per lane, with q a circle pixel and hc the centre, both halved to 7 bits,
+// and sb = hc+half the bright bound: lanes with sb >= 128 cannot pass, and
+// for the others q+(128-sb) has its high bit set exactly when q >= sb, with
+// no carry out of the lane. The dark side compares inverted values the same
+// way, (127-q)+(128-sd) = (255-sd)-q, which cannot borrow either.
 func fastPretest(win *pixelRows, half uint64, cand []int32) []int32 {
 	n := len(win[0])
-	c, p0, p8, p4, p12 := win[0][:n], win[1][:n], win[9][:n], win[5][:n], win[13][:n]
-	p2, p10, p6, p14 := win[3][:n], win[11][:n], win[7][:n], win[15][:n]
+	// Full slice expressions make every row's capacity n, so the loop
+	// condition proves the 8-byte loads in bounds.
+	c, p0, p8, p4, p12 := win[0][:n:n], win[1][:n:n], win[9][:n:n], win[5][:n:n], win[13][:n:n]
+	p2, p10, p6, p14 := win[3][:n:n], win[11][:n:n], win[7][:n:n], win[15][:n:n]
 	le := binary.LittleEndian
 	for x := 0; x+8 <= n; x += 8 {
-		hc := (le.Uint64(c[x:]) >> 1) & lanesLow7
-		cb := satHalf(hc + half)
-		cd := satHalf((hc ^ lanesLow7) + half)
-		b0, d0 := sides(le.Uint64(p0[x:]), cb, cd)
-		b8, d8 := sides(le.Uint64(p8[x:]), cb, cd)
-		b4, d4 := sides(le.Uint64(p4[x:]), cb, cd)
-		b12, d12 := sides(le.Uint64(p12[x:]), cb, cd)
-		b := (b0 | b8) & (b4 | b12) & lanesHigh
-		d := (d0 | d8) & (d4 | d12) & lanesHigh
-		if b|d == 0 {
+		hc := (le.Uint64(c[x:x+8]) >> 1) & lanesLow7
+		sb := hc + half
+		sd := (hc ^ lanesLow7) + half
+		nb := lanesHigh - sb&lanesLow7
+		nd := (lanesHigh | lanesLow7) - sd&lanesLow7
+		// One circle position at a time keeps few values live.
+		q := le.Uint64(p0[x:x+8]) >> 1 & lanesLow7
+		b, d := q+nb, nd-q
+		q = le.Uint64(p8[x:x+8]) >> 1 & lanesLow7
+		b, d = b|(q+nb), d|(nd-q)
+		q = le.Uint64(p4[x:x+8]) >> 1 & lanesLow7
+		b2, d2 := q+nb, nd-q
+		q = le.Uint64(p12[x:x+8]) >> 1 & lanesLow7
+		b &= (b2 | (q + nb)) &^ sb
+		d &= (d2 | (nd - q)) &^ sd
+		if (b|d)&lanesHigh == 0 {
 			continue
 		}
 		// The diagonal pairs halve the survivors again.
-		b2, d2 := sides(le.Uint64(p2[x:]), cb, cd)
-		b10, d10 := sides(le.Uint64(p10[x:]), cb, cd)
-		b6, d6 := sides(le.Uint64(p6[x:]), cb, cd)
-		b14, d14 := sides(le.Uint64(p14[x:]), cb, cd)
-		b &= (b2 | b10) & (b6 | b14)
-		d &= (d2 | d10) & (d6 | d14)
+		q = le.Uint64(p2[x:x+8]) >> 1 & lanesLow7
+		b2, d2 = q+nb, nd-q
+		q = le.Uint64(p10[x:x+8]) >> 1 & lanesLow7
+		b &= b2 | (q + nb)
+		d &= d2 | (nd - q)
+		q = le.Uint64(p6[x:x+8]) >> 1 & lanesLow7
+		b2, d2 = q+nb, nd-q
+		q = le.Uint64(p14[x:x+8]) >> 1 & lanesLow7
+		b &= (b2 | (q + nb)) & lanesHigh
+		d &= (d2 | (nd - q)) & lanesHigh
 		for m := b | d; m != 0; m &= m - 1 {
 			// Keep which sides survived, so fastCorner tests only those.
 			lane := bits.TrailingZeros64(m)
@@ -152,22 +170,6 @@ func fastPretest(win *pixelRows, half uint64, cand []int32) []int32 {
 		}
 	}
 	return cand
-}
-
-// sides returns, in the high bit of each byte lane, whether the lane of
-// word is brighter than the halved bright bound cb and darker than the
-// halved, inverted dark bound cd (see detectFAST). Other bits are garbage.
-func sides(word, cb, cd uint64) (bright, dark uint64) {
-	q := (word >> 1) & lanesLow7
-	return (q | lanesHigh) - cb, (q ^ lanesLow7 | lanesHigh) - cd
-}
-
-// satHalf clamps each byte lane to at most 0x80. A threshold lane of 0x80
-// can never be reached by a 7-bit value, so the subtraction in the pre-test
-// stays within its lane.
-func satHalf(v uint64) uint64 {
-	over := ((v & lanesHigh) >> 7) * 0xff
-	return v&^over | over&lanesHigh
 }
 
 // trailingLane returns the index of the lowest byte lane whose high bit is
