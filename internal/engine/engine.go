@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"slices"
 	"sync"
 
@@ -59,6 +60,14 @@ type Config struct {
 	WindowFraction float64 // window side = frame side / WindowFraction
 	// Verify is how many reranked candidates are verified geometrically.
 	Verify int
+	// Vote selects retrieval by Hamming-embedded, geometry-binned votes
+	// (index.VoteIndex) instead of bag-of-words windows and rerank.
+	Vote bool
+	// VoteWords, VoteSlack: words looked up per query descriptor (beam
+	// width, and how much farther than the nearest a centroid may be);
+	// VoteHamming: largest 64-bit signature distance that votes; VoteMin:
+	// votes a candidate needs.
+	VoteWords, VoteSlack, VoteHamming, VoteMin int
 	// BucketLevel is the vocabulary level whose nodes bound descriptor
 	// matching when reranking; VerifyLevel, coarser, bounds it for the
 	// candidates verified, where finding every true match matters more.
@@ -92,6 +101,11 @@ func DefaultConfig() Config {
 		BucketLevel:    2,
 		VerifyLevel:    1,
 		Match:          verify.MatchOptions{Ratio: 0.9, CrossCheck: true},
+		Vote:           true,
+		VoteWords:      8,
+		VoteSlack:      8,
+		VoteHamming:    12,
+		VoteMin:        2,
 		MinScore:       0.5,
 	}
 }
@@ -125,6 +139,18 @@ func (c Config) withDefaults() Config {
 	if c.Verify <= 0 {
 		c.Verify = d.Verify
 	}
+	if c.VoteWords <= 0 {
+		c.VoteWords = d.VoteWords
+	}
+	if c.VoteSlack <= 0 {
+		c.VoteSlack = d.VoteSlack
+	}
+	if c.VoteHamming <= 0 {
+		c.VoteHamming = d.VoteHamming
+	}
+	if c.VoteMin <= 0 {
+		c.VoteMin = d.VoteMin
+	}
 	if c.Match.MaxDistance == 0 && c.Match.Ratio == 0 && !c.Match.CrossCheck {
 		c.Match = d.Match
 	}
@@ -156,6 +182,7 @@ type entry struct {
 	doc    uint32
 	t      *Target
 	words  []uint32
+	votes  []index.VoteFeature
 	prep   *verify.Prepared
 	active bool
 }
@@ -167,6 +194,7 @@ type Engine struct {
 	target *vision.Extractor
 	query  *vision.Extractor
 	ix     *index.Index
+	votes  *index.VoteIndex
 	pool   sync.Pool // *searchScratch
 
 	mu    sync.RWMutex
@@ -185,6 +213,9 @@ type searchScratch struct {
 	pairs         []verify.Pair
 	whole, coarse *verify.QueryGroups
 	coarseBuilt   bool
+	vq            []index.VoteQuery
+	vw            []uint32
+	beam          []index.BeamNode
 	winGroups     []winGroup
 }
 
@@ -206,6 +237,7 @@ func New(cfg Config) (*Engine, error) {
 		target: vision.NewExtractor(cfg.Target),
 		query:  vision.NewExtractor(cfg.Query),
 		ix:     index.New(v.Words(), index.Options{}),
+		votes:  index.NewVoteIndex(v.Words()),
 		byID:   map[string]*entry{},
 	}
 	e.pool.New = func() any { return new(searchScratch) }
@@ -268,6 +300,14 @@ func (e *Engine) Add(id string, t *Target, active bool) error {
 	var qz quantised
 	e.lookup(t.Features.Descriptors, &qz)
 	en.words = qz.words
+	if e.cfg.Vote {
+		en.votes = make([]index.VoteFeature, len(qz.words))
+		for i, w := range qz.words {
+			k := &t.Features.Keypoints[i]
+			en.votes[i] = index.VoteFeature{Word: w, Sig: t.Features.Descriptors[i][0], Angle: angleBin(k.Angle), Octave: k.Octave}
+		}
+		en.words = nil
+	}
 	en.prep = verify.PrepareCoarse(t.Features, qz.buckets, qz.parents)
 
 	e.mu.Lock()
@@ -285,7 +325,7 @@ func (e *Engine) Add(id string, t *Target, active bool) error {
 	}
 	e.byID[id] = en
 	if active {
-		if err := e.ix.Add(en.doc, en.words); err != nil {
+		if err := e.indexAdd(en); err != nil {
 			e.removeLocked(en)
 			return fmt.Errorf("engine: add %q: %w", id, err)
 		}
@@ -295,11 +335,33 @@ func (e *Engine) Add(id string, t *Target, active bool) error {
 
 func (e *Engine) removeLocked(en *entry) {
 	if en.active {
-		e.ix.Remove(en.doc)
+		e.indexRemove(en)
 	}
 	delete(e.byID, en.id)
 	e.byDoc[en.doc] = nil
 	e.free = append(e.free, en.doc)
+}
+
+// indexAdd posts an entry to the retrieval index in use.
+func (e *Engine) indexAdd(en *entry) error {
+	if e.cfg.Vote {
+		return e.votes.Add(en.doc, en.votes)
+	}
+	return e.ix.Add(en.doc, en.words)
+}
+
+func (e *Engine) indexRemove(en *entry) {
+	if e.cfg.Vote {
+		e.votes.Remove(en.doc)
+		return
+	}
+	e.ix.Remove(en.doc)
+}
+
+// angleBin quantises an orientation in radians for the vote index.
+func angleBin(a float32) uint8 {
+	b := int(math.Floor(float64(a) / (2 * math.Pi) * index.AngleBins))
+	return uint8((b%index.AngleBins + index.AngleBins) % index.AngleBins)
 }
 
 // Remove drops a target; it reports whether it existed.
@@ -327,11 +389,11 @@ func (e *Engine) SetActive(id string, active bool) error {
 		return nil
 	}
 	if active {
-		if err := e.ix.Add(en.doc, en.words); err != nil {
+		if err := e.indexAdd(en); err != nil {
 			return fmt.Errorf("engine: activate %q: %w", id, err)
 		}
 	} else {
-		e.ix.Remove(en.doc)
+		e.indexRemove(en)
 	}
 	en.active = active
 	return nil
@@ -474,41 +536,17 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 	sc := e.pool.Get().(*searchScratch)
 	defer e.pool.Put(sc)
 	e.lookup(q.Descriptors, &sc.qz)
-	e.retrieve(q, sc)
-
-	// Rerank: the number of geometrically consistent matches is a far
-	// stronger signal than bag-of-words similarity. A candidate found by a
-	// window is matched with the query descriptors around that window only,
-	// which is where its evidence is and costs a fraction of the whole.
 	sc.whole = verify.GroupQuery(sc.qz.buckets, nil, sc.whole)
-	for i := range sc.winGroups {
-		sc.winGroups[i].built = false
+	if e.cfg.Vote {
+		e.retrieveVotes(q, sc)
+	} else {
+		e.retrieve(q, sc)
+		e.rerank(q, sc)
 	}
-	sc.ranked = sc.ranked[:0]
-	for _, c := range sc.docs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		en := e.entryOf(c.doc)
-		if en == nil {
-			continue
-		}
-		g := sc.whole
-		if c.window >= 0 {
-			g = e.windowGroups(q, sc, c.window)
-		}
-		sc.pairs = verify.MatchGroups(q, g, en.prep, false, e.cfg.Match, sc.pairs[:0])
-		if len(sc.pairs) < minConsistent {
-			continue
-		}
-		if n := consistentMatches(q, en.t.Features, sc.pairs); n >= minConsistent {
-			sc.ranked = append(sc.ranked, rankedDoc{en: en, matches: n})
-		}
-	}
-	slices.SortFunc(sc.ranked, func(a, b rankedDoc) int { return b.matches - a.matches })
 	if len(sc.ranked) == 0 {
 		return nil
 	}
+
 	// Verify the best candidates. Matching within the fine buckets of the
 	// rerank is cheap and suffices for clear views; only when that fails is
 	// the candidate matched again within the coarse buckets, which finds
@@ -551,6 +589,62 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 		}
 	}
 	return nil
+}
+
+// rerank orders the retrieved candidates by consistent matches.
+func (e *Engine) rerank(q *feature.Set, sc *searchScratch) {
+	// Rerank: the number of geometrically consistent matches is a far
+	// stronger signal than bag-of-words similarity. A candidate found by a
+	// window is matched with the query descriptors around that window only,
+	// which is where its evidence is and costs a fraction of the whole.
+	for i := range sc.winGroups {
+		sc.winGroups[i].built = false
+	}
+	sc.ranked = sc.ranked[:0]
+	for _, c := range sc.docs {
+		en := e.entryOf(c.doc)
+		if en == nil {
+			continue
+		}
+		g := sc.whole
+		if c.window >= 0 {
+			g = e.windowGroups(q, sc, c.window)
+		}
+		sc.pairs = verify.MatchGroups(q, g, en.prep, false, e.cfg.Match, sc.pairs[:0])
+		if len(sc.pairs) < minConsistent {
+			continue
+		}
+		if n := consistentMatches(q, en.t.Features, sc.pairs); n >= minConsistent {
+			sc.ranked = append(sc.ranked, rankedDoc{en: en, matches: n})
+		}
+	}
+	slices.SortFunc(sc.ranked, func(a, b rankedDoc) int { return b.matches - a.matches })
+}
+
+// retrieveVotes fills sc.ranked from the vote index.
+func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
+	sc.vq = sc.vq[:0]
+	sc.vw = sc.vw[:0]
+	for i := range q.Descriptors {
+		lo := len(sc.vw)
+		sc.vw, sc.beam = e.vocab.LookupMulti(&q.Descriptors[i], e.cfg.VoteSlack, e.cfg.VoteWords, sc.vw, sc.beam)
+		k := &q.Keypoints[i]
+		sc.vq = append(sc.vq, index.VoteQuery{Words: sc.vw[lo:len(sc.vw):len(sc.vw)], Sig: q.Descriptors[i][0], Angle: angleBin(k.Angle), Octave: k.Octave})
+	}
+	// Words were appended to one buffer that may have moved: re-slice.
+	off := 0
+	for i := range sc.vq {
+		n := len(sc.vq[i].Words)
+		sc.vq[i].Words = sc.vw[off : off+n]
+		off += n
+	}
+	sc.cands = e.votes.Query(sc.vq, e.cfg.VoteHamming, e.cfg.VoteMin, e.cfg.Verify, sc.cands[:0])
+	sc.ranked = sc.ranked[:0]
+	for _, c := range sc.cands {
+		if en := e.entryOf(c.Doc); en != nil {
+			sc.ranked = append(sc.ranked, rankedDoc{en: en, matches: int(c.Score)})
+		}
+	}
 }
 
 // entryOf returns the active entry of doc, or nil.

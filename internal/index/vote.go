@@ -1,0 +1,356 @@
+package index
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+	"sync"
+)
+
+// VoteIndex is an inverted file for recognising small objects among many
+// targets. A bag-of-words score ranks a target by the words its image shares
+// with the whole query, so a poster covering a tenth of the frame drowns in
+// the background's words. VoteIndex instead counts, per target, query
+// descriptors that plausibly match one of its descriptors:
+//
+//   - the pair shares a vocabulary word (the query side looks up several
+//     words per descriptor, see Vocabulary.LookupMulti);
+//   - the pair's 64-bit signatures (a slice of the descriptor) are within a
+//     small Hamming distance, which rejects most pairs that merely share a
+//     word (Hamming embedding, Jégou et al. 2008);
+//   - the vote goes to a bin of (orientation change, scale change): the true
+//     matches of one planar target agree on both, chance matches scatter
+//     (weak geometric consistency).
+//
+// A target's score is its fullest bin. Postings are 16 bytes.
+//
+// It is safe for concurrent use: queries share a read lock; Add and Remove
+// take the write lock for as long as it takes to append or mark.
+type VoteIndex struct {
+	pool sync.Pool // *voteScratch
+
+	mu    sync.RWMutex
+	lists [][]votePosting // by word
+	gen   []uint8         // by doc: generation of the live document
+	live  []bool          // by doc
+	n     int             // live documents
+	dead  int             // postings of removed documents still in lists
+	total int
+}
+
+type votePosting struct {
+	sig uint64
+	doc uint32
+	geo uint8 // angle bin << 4 | octave
+	gen uint8
+}
+
+// VoteFeature is one descriptor of an indexed document.
+type VoteFeature struct {
+	Word   uint32
+	Sig    uint64
+	Angle  uint8 // orientation bin, 0…AngleBins-1
+	Octave uint8 // pyramid level, 0…15
+}
+
+// VoteQuery is one query descriptor: its candidate words and signature.
+type VoteQuery struct {
+	Words  []uint32
+	Sig    uint64
+	Angle  uint8
+	Octave uint8
+}
+
+// AngleBins is the resolution of orientations in VoteFeature and VoteQuery.
+const AngleBins = 16
+
+// Vote histogram geometry: angle changes in AngleBins bins, octave changes
+// (target level − query level, −15…15) in pairs of levels. Votes go to the
+// nearest two bins of each, so a fullest bin sees agreeing pairs even when
+// they straddle a bin border.
+const (
+	octaveBins = 17 // (Δ+16)/2
+	binsPerDoc = AngleBins * octaveBins
+)
+
+// NewVoteIndex returns an empty index over a vocabulary of the given size.
+func NewVoteIndex(words int) *VoteIndex {
+	ix := &VoteIndex{lists: make([][]votePosting, words)}
+	ix.pool.New = func() any { return new(voteScratch) }
+	return ix
+}
+
+// Len returns the number of live documents.
+func (ix *VoteIndex) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.n
+}
+
+// Add indexes the features of doc, replacing it if present.
+func (ix *VoteIndex) Add(doc uint32, fs []VoteFeature) error {
+	if doc > MaxDoc {
+		return ErrWord
+	}
+	for _, f := range fs {
+		if int(f.Word) >= len(ix.lists) {
+			return ErrWord
+		}
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for int(doc) >= len(ix.live) {
+		ix.live = append(ix.live, false)
+		ix.gen = append(ix.gen, 0)
+	}
+	if ix.live[doc] {
+		ix.removeLocked(doc)
+	}
+	g := ix.gen[doc]
+	for _, f := range fs {
+		ix.lists[f.Word] = append(ix.lists[f.Word], votePosting{
+			sig: f.Sig, doc: doc, gen: g, geo: f.Angle%AngleBins<<4 | f.Octave&15,
+		})
+	}
+	ix.live[doc] = true
+	ix.n++
+	ix.total += len(fs)
+	return nil
+}
+
+// Remove drops doc; it reports whether it was indexed. Its postings stay in
+// the lists, skipped by generation, until Compact.
+func (ix *VoteIndex) Remove(doc uint32) bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if int(doc) >= len(ix.live) || !ix.live[doc] {
+		return false
+	}
+	ix.removeLocked(doc)
+	return true
+}
+
+func (ix *VoteIndex) removeLocked(doc uint32) {
+	ix.live[doc] = false
+	ix.gen[doc]++
+	ix.n--
+	// Exact dead counts would need a per-doc posting count; an upper bound
+	// from the average is enough to decide when to compact.
+	if ix.n > 0 {
+		ix.dead += ix.total / (ix.n + 1)
+	}
+	if ix.gen[doc] == 0 || ix.dead > ix.total/4 {
+		// A wrapped generation could revive stale postings: sweep now.
+		ix.compactLocked()
+	}
+}
+
+// Compact removes the postings of removed documents.
+func (ix *VoteIndex) Compact() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.compactLocked()
+}
+
+func (ix *VoteIndex) compactLocked() {
+	total := 0
+	for w, ps := range ix.lists {
+		k := 0
+		for _, p := range ps {
+			if ix.live[p.doc] && ix.gen[p.doc] == p.gen {
+				ps[k] = p
+				k++
+			}
+		}
+		clear(ps[k:])
+		ix.lists[w] = ps[:k]
+		total += k
+	}
+	ix.total, ix.dead = total, 0
+}
+
+// Bytes approximates the heap held by postings.
+func (ix *VoteIndex) Bytes() int64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	b := int64(len(ix.lists)) * 24
+	for _, ps := range ix.lists {
+		b += int64(cap(ps)) * 16
+	}
+	return b
+}
+
+type voteScratch struct {
+	table   []voteSlot // open addressing, power of two
+	touched []uint32   // slots in use
+	best    []Candidate
+	hits    []voteHit
+}
+
+type voteSlot struct {
+	key   uint32 // doc*binsPerDoc + bin + 1; 0 = empty
+	count float32
+}
+
+type voteHit struct {
+	p    votePosting
+	dist int
+}
+
+// addHit records p unless its document already has a nearer posting.
+func addHit(hits []voteHit, p votePosting, d int) []voteHit {
+	for i := range hits {
+		if hits[i].p.doc == p.doc {
+			if d < hits[i].dist {
+				hits[i] = voteHit{p, d}
+			}
+			return hits
+		}
+	}
+	return append(hits, voteHit{p, d})
+}
+
+// Query returns in out (reused) the at most n documents with the largest
+// vote, best first, ignoring documents with fewer than minVotes. maxHam is
+// the largest signature distance that votes.
+func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candidate) []Candidate {
+	out = out[:0]
+	sc := ix.pool.Get().(*voteScratch)
+	defer ix.pool.Put(sc)
+	if len(sc.table) == 0 {
+		sc.table = make([]voteSlot, 1<<16)
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	checkGen := ix.dead > 0
+	for i := range q {
+		qd := &q[i]
+		// A query descriptor votes at most once per document (with its
+		// nearest posting there), and its votes weigh 1/√(documents it
+		// reaches): repetitive texture and generic corners would
+		// otherwise outvote the few distinctive matches of a small target.
+		sc.hits = sc.hits[:0]
+		for _, w := range qd.Words {
+			if int(w) >= len(ix.lists) {
+				continue
+			}
+			for _, p := range ix.lists[w] {
+				d := bits.OnesCount64(p.sig ^ qd.Sig)
+				if d > maxHam {
+					continue
+				}
+				if checkGen && (!ix.live[p.doc] || ix.gen[p.doc] != p.gen) {
+					continue
+				}
+				sc.hits = addHit(sc.hits, p, d)
+			}
+		}
+		if len(sc.hits) == 0 {
+			continue
+		}
+		wt := float32(1 / math.Sqrt(float64(len(sc.hits))))
+		for _, h := range sc.hits {
+			sc.vote(h.p, qd, wt)
+		}
+	}
+	// Fullest bin per document.
+	sc.best = sc.best[:0]
+	for _, s := range sc.touched {
+		slot := &sc.table[s]
+		doc := (slot.key - 1) / binsPerDoc
+		c := slot.count
+		if k := len(sc.best); k > 0 && sc.best[k-1].Doc == doc {
+			sc.best[k-1].Score = max(sc.best[k-1].Score, c)
+		} else {
+			sc.best = append(sc.best, Candidate{Doc: doc, Score: c})
+		}
+		*slot = voteSlot{}
+	}
+	sc.touched = sc.touched[:0]
+	// touched is in insertion order, so one document's bins are not
+	// contiguous: merge duplicates after sorting by document.
+	slices.SortFunc(sc.best, func(a, b Candidate) int {
+		if a.Doc != b.Doc {
+			return int(a.Doc) - int(b.Doc)
+		}
+		return 0
+	})
+	k := 0
+	for _, c := range sc.best {
+		if k > 0 && out[k-1].Doc == c.Doc {
+			out[k-1].Score = max(out[k-1].Score, c.Score)
+			continue
+		}
+		out = append(out, c)
+		k++
+	}
+	out = slices.DeleteFunc(out, func(c Candidate) bool { return c.Score < float32(minVotes) })
+	slices.SortStableFunc(out, func(a, b Candidate) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return int(a.Doc) - int(b.Doc)
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// vote adds one to the four bins around the pair's orientation and scale
+// change.
+func (sc *voteScratch) vote(p votePosting, q *VoteQuery, wt float32) {
+	da := (int(p.geo>>4) - int(q.Angle) + 2*AngleBins) % AngleBins
+	do := int(p.geo&15) - int(q.Octave) + 16 // 1…31
+	a1 := (da + 1) % AngleBins
+	o0 := do / 2
+	o1 := min(o0+1, octaveBins-1)
+	base := p.doc * binsPerDoc
+	sc.add(base+uint32(da*octaveBins+o0), wt)
+	sc.add(base+uint32(da*octaveBins+o1), wt)
+	sc.add(base+uint32(a1*octaveBins+o0), wt)
+	sc.add(base+uint32(a1*octaveBins+o1), wt)
+}
+
+func (sc *voteScratch) add(bin uint32, wt float32) {
+	key := bin + 1
+	if 2*len(sc.touched) >= len(sc.table) {
+		sc.grow()
+	}
+	mask := uint32(len(sc.table) - 1)
+	h := (key * 0x9e3779b1) & mask
+	for {
+		s := &sc.table[h]
+		if s.key == key {
+			s.count += wt
+			return
+		}
+		if s.key == 0 {
+			s.key, s.count = key, wt
+			sc.touched = append(sc.touched, h)
+			return
+		}
+		h = (h + 1) & mask
+	}
+}
+
+func (sc *voteScratch) grow() {
+	old := sc.table
+	sc.table = make([]voteSlot, 2*len(old))
+	mask := uint32(len(sc.table) - 1)
+	sc.touched = sc.touched[:0]
+	for _, s := range old {
+		if s.key == 0 {
+			continue
+		}
+		h := (s.key * 0x9e3779b1) & mask
+		for sc.table[h].key != 0 {
+			h = (h + 1) & mask
+		}
+		sc.table[h] = s
+		sc.touched = append(sc.touched, h)
+	}
+}
