@@ -1,0 +1,171 @@
+package index
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// voteDoc makes n features with random words, signatures and geometry.
+func voteDoc(r *rand.Rand, words, n int) []VoteFeature {
+	fs := make([]VoteFeature, n)
+	for i := range fs {
+		fs[i] = VoteFeature{Word: uint32(r.IntN(words)), Sig: r.Uint64(), Angle: uint8(r.IntN(AngleBins)), Octave: uint8(r.IntN(8))}
+	}
+	return fs
+}
+
+// viewOf turns some of a document's features into a query seen rotated by
+// rot angle bins and one octave smaller, with a few signature bits flipped,
+// plus clutter.
+func viewOf(r *rand.Rand, doc []VoteFeature, keep, clutter, words int, rot uint8) []VoteQuery {
+	var q []VoteQuery
+	for _, f := range doc[:keep] {
+		sig := f.Sig ^ 1<<uint(r.IntN(64)) ^ 1<<uint(r.IntN(64))
+		q = append(q, VoteQuery{Words: []uint32{uint32(r.IntN(words)), f.Word}, Sig: sig,
+			Angle: (f.Angle + rot) % AngleBins, Octave: f.Octave + 1})
+	}
+	for range clutter {
+		q = append(q, VoteQuery{Words: []uint32{uint32(r.IntN(words))}, Sig: r.Uint64(), Angle: uint8(r.IntN(AngleBins)), Octave: uint8(r.IntN(8))})
+	}
+	return q
+}
+
+func TestVoteIndexFindsSmallView(t *testing.T) {
+	const words = 5000
+	r := rand.New(rand.NewPCG(1, 2))
+	ix := NewVoteIndex(words)
+	docs := make([][]VoteFeature, 300)
+	for d := range docs {
+		docs[d] = voteDoc(r, words, 500)
+		if err := ix.Add(uint32(d), docs[d]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 25 true matches among 1000 clutter descriptors.
+	q := viewOf(r, docs[123], 25, 1000, words, 5)
+	got := ix.Query(q, 12, 2, 5, nil)
+	if len(got) == 0 || got[0].Doc != 123 {
+		t.Fatalf("top candidates %v, want doc 123 first", got)
+	}
+	if got[0].Score < 10 {
+		t.Fatalf("true document scored %.1f votes", got[0].Score)
+	}
+	// Pure clutter reaches nothing above a handful of votes.
+	noise := viewOf(r, docs[0], 0, 1000, words, 0)
+	for _, c := range ix.Query(noise, 12, 2, 5, nil) {
+		if c.Score >= 6 {
+			t.Fatalf("clutter gave doc %d %.1f votes", c.Doc, c.Score)
+		}
+	}
+	// Removed documents never come back; re-added ones do.
+	if !ix.Remove(123) || ix.Remove(123) {
+		t.Fatal("Remove reports wrongly")
+	}
+	for _, c := range ix.Query(q, 12, 1, 300, nil) {
+		if c.Doc == 123 {
+			t.Fatal("removed document returned")
+		}
+	}
+	if err := ix.Add(123, docs[123]); err != nil {
+		t.Fatal(err)
+	}
+	if got := ix.Query(q, 12, 2, 1, nil); len(got) != 1 || got[0].Doc != 123 {
+		t.Fatalf("re-added document not found: %v", got)
+	}
+	ix.Compact()
+	if got := ix.Query(q, 12, 2, 1, nil); len(got) != 1 || got[0].Doc != 123 {
+		t.Fatalf("after compaction: %v", got)
+	}
+	if ix.Len() != 300 {
+		t.Fatalf("Len = %d", ix.Len())
+	}
+}
+
+// TestVoteIndexBurst checks that one query descriptor matching many
+// postings of a repetitive document does not outvote a distinctive match.
+func TestVoteIndexBurst(t *testing.T) {
+	ix := NewVoteIndex(10)
+	var rep []VoteFeature
+	for range 200 {
+		rep = append(rep, VoteFeature{Word: 1, Sig: 0, Angle: 0, Octave: 0})
+	}
+	ix.Add(0, rep)
+	var distinct []VoteFeature
+	for i := range 8 {
+		distinct = append(distinct, VoteFeature{Word: 2 + uint32(i), Sig: ^uint64(0), Angle: 3, Octave: 2})
+	}
+	ix.Add(1, distinct)
+	q := []VoteQuery{{Words: []uint32{1}, Sig: 0}}
+	for i := range 8 {
+		q = append(q, VoteQuery{Words: []uint32{2 + uint32(i)}, Sig: ^uint64(0), Angle: 3, Octave: 2})
+	}
+	got := ix.Query(q, 4, 0, 2, nil)
+	if len(got) != 2 || got[0].Doc != 1 {
+		t.Fatalf("got %v, want the distinctive document first", got)
+	}
+}
+
+func TestVoteIndexConcurrent(t *testing.T) {
+	const words = 1000
+	r := rand.New(rand.NewPCG(3, 4))
+	ix := NewVoteIndex(words)
+	docs := make([][]VoteFeature, 50)
+	for d := range docs {
+		docs[d] = voteDoc(r, words, 200)
+		ix.Add(uint32(d), docs[d])
+	}
+	q := viewOf(r, docs[7], 30, 200, words, 2)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := range 200 {
+			d := uint32(10 + i%40)
+			ix.Remove(d)
+			ix.Add(d, docs[d])
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range 50 {
+			if got := ix.Query(q, 12, 2, 1, nil); len(got) != 1 || got[0].Doc != 7 {
+				t.Errorf("query during writes: %v", got)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+}
+
+func TestVoteIndexRejectsBadWord(t *testing.T) {
+	ix := NewVoteIndex(4)
+	if err := ix.Add(0, []VoteFeature{{Word: 4}}); err == nil {
+		t.Fatal("word out of range accepted")
+	}
+}
+
+func BenchmarkVoteQuery10k(b *testing.B) {
+	const words = 100000
+	r := rand.New(rand.NewPCG(5, 6))
+	ix := NewVoteIndex(words)
+	var d0 []VoteFeature
+	for d := range 10000 {
+		fs := voteDoc(r, words, 1500)
+		if d == 0 {
+			d0 = fs
+		}
+		ix.Add(uint32(d), fs)
+	}
+	q := viewOf(r, d0, 50, 1950, words, 3)
+	for i := range q {
+		for len(q[i].Words) < 8 {
+			q[i].Words = append(q[i].Words, uint32(r.IntN(words)))
+		}
+	}
+	var out []Candidate
+	b.ResetTimer()
+	for b.Loop() {
+		out = ix.Query(q, 12, 2, 8, out)
+	}
+}
