@@ -72,7 +72,7 @@ func (p *progress) drawLocked(now time.Time) {
 	rate := float64(p.done_) / el.Seconds()
 	eta := "?"
 	if rate > 0 {
-		eta = (time.Duration(float64(p.total-p.done_)/rate) * time.Second / time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(p.total-p.done_) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	line := fmt.Sprintf("%-11s [%s] %d/%d %.1f/s eta %s", p.name, bar, p.done_, p.total, rate, eta)
 	if p.tty {
