@@ -116,6 +116,19 @@ type Report struct {
 		Precision             float64 `json:"precision_score_ge_0_5"`
 	} `json:"calibration"`
 	Workers int `json:"workers"`
+	// Results lists every query's outcome, in truth.jsonl order.
+	Results []QueryResult `json:"results,omitempty"`
+}
+
+// QueryResult is the outcome of one query.
+type QueryResult struct {
+	Query      string  `json:"query"`
+	Difficulty string  `json:"difficulty"`
+	Target     string  `json:"target,omitempty"` // the right answer; empty for negatives
+	Grade      int     `json:"grade"`            // detection grade of the right target
+	Got        string  `json:"got,omitempty"`    // the answer; empty for none
+	Score      float64 `json:"score,omitempty"`
+	MS         float64 `json:"ms"`
 }
 
 // Percentiles of a latency distribution, in milliseconds.
@@ -294,6 +307,14 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			c.Wrong++
 		}
 		rep.ByDifficulty[t.Difficulty] = c
+		qr := QueryResult{Query: t.Query, Difficulty: t.Difficulty, MS: float64(o.search) / 1e6}
+		if t.Target != nil {
+			qr.Target, qr.Grade = *t.Target, grades[*t.Target]
+		}
+		if hit != nil {
+			qr.Got, qr.Score = hit.ID, hit.Score
+		}
+		rep.Results = append(rep.Results, qr)
 		if hit != nil && hit.Score >= 0.5 {
 			rep.Calibration.HitsScoreAtLeastHalf++
 			if right {
