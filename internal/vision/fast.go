@@ -127,39 +127,45 @@ type pixelRows [17][]byte
 // way, (127-q)+(128-sd) = (255-sd)-q, which cannot borrow either.
 func fastPretest(win *pixelRows, half uint64, cand []int32) []int32 {
 	n := len(win[0])
-	// Full slice expressions make every row's capacity n, so the loop
-	// condition proves the 8-byte loads in bounds.
-	c, p0, p8, p4, p12 := win[0][:n:n], win[1][:n:n], win[9][:n:n], win[5][:n:n], win[13][:n:n]
-	p2, p10, p6, p14 := win[3][:n:n], win[11][:n:n], win[7][:n:n], win[15][:n:n]
+	// Positions in one row share a slice: 12, the centre and 4 are mid at
+	// +0, +3 and +6; 14 and 2 are up2 at +0 and +4; 10 and 6 are dn2 at +0
+	// and +4. The rows extend past n within p (the rows below are at least
+	// n long), and full slice expressions fix each capacity so that the
+	// loop condition proves the 8-byte loads in bounds; five row slices
+	// instead of nine also spare registers.
+	mid, up2, dn2 := win[13][:n+6:n+6], win[15][:n+4:n+4], win[11][:n+4:n+4]
+	up3, dn3 := win[1][:n:n], win[9][:n:n]
 	le := binary.LittleEndian
 	for x := 0; x+8 <= n; x += 8 {
-		hc := (le.Uint64(c[x:x+8]) >> 1) & lanesLow7
+		m := mid[x : x+14 : x+14]
+		hc := (le.Uint64(m[3:11]) >> 1) & lanesLow7
 		sb := hc + half
 		sd := (hc ^ lanesLow7) + half
 		nb := lanesHigh - sb&lanesLow7
 		nd := (lanesHigh | lanesLow7) - sd&lanesLow7
 		// One circle position at a time keeps few values live.
-		q := le.Uint64(p0[x:x+8]) >> 1 & lanesLow7
+		q := le.Uint64(up3[x:x+8]) >> 1 & lanesLow7
 		b, d := q+nb, nd-q
-		q = le.Uint64(p8[x:x+8]) >> 1 & lanesLow7
+		q = le.Uint64(dn3[x:x+8]) >> 1 & lanesLow7
 		b, d = b|(q+nb), d|(nd-q)
-		q = le.Uint64(p4[x:x+8]) >> 1 & lanesLow7
+		q = le.Uint64(m[6:14]) >> 1 & lanesLow7
 		b2, d2 := q+nb, nd-q
-		q = le.Uint64(p12[x:x+8]) >> 1 & lanesLow7
+		q = le.Uint64(m[0:8]) >> 1 & lanesLow7
 		b &= (b2 | (q + nb)) &^ sb
 		d &= (d2 | (nd - q)) &^ sd
 		if (b|d)&lanesHigh == 0 {
 			continue
 		}
 		// The diagonal pairs halve the survivors again.
-		q = le.Uint64(p2[x:x+8]) >> 1 & lanesLow7
+		u, v := up2[x:x+12:x+12], dn2[x:x+12:x+12]
+		q = le.Uint64(u[4:12]) >> 1 & lanesLow7
 		b2, d2 = q+nb, nd-q
-		q = le.Uint64(p10[x:x+8]) >> 1 & lanesLow7
+		q = le.Uint64(v[0:8]) >> 1 & lanesLow7
 		b &= b2 | (q + nb)
 		d &= d2 | (nd - q)
-		q = le.Uint64(p6[x:x+8]) >> 1 & lanesLow7
+		q = le.Uint64(v[4:12]) >> 1 & lanesLow7
 		b2, d2 = q+nb, nd-q
-		q = le.Uint64(p14[x:x+8]) >> 1 & lanesLow7
+		q = le.Uint64(u[0:8]) >> 1 & lanesLow7
 		b &= (b2 | (q + nb)) & lanesHigh
 		d &= (d2 | (nd - q)) & lanesHigh
 		for m := b | d; m != 0; m &= m - 1 {
