@@ -61,6 +61,13 @@ type VoteQuery struct {
 	Octave uint8
 }
 
+// Tunables of Query: lists longer than stopListFactor times the average
+// (and than minStopList) are skipped.
+const (
+	stopListFactor = 20
+	minStopList    = 1000
+)
+
 // AngleBins is the resolution of orientations in VoteFeature and VoteQuery.
 const AngleBins = 16
 
@@ -185,6 +192,8 @@ type voteScratch struct {
 	touched []uint32   // slots in use
 	best    []Candidate
 	hits    []voteHit
+	offs    []int32 // end of each query descriptor's hits
+	counts  []int32
 }
 
 type voteSlot struct {
@@ -197,9 +206,10 @@ type voteHit struct {
 	dist int
 }
 
-// addHit records p unless its document already has a nearer posting.
-func addHit(hits []voteHit, p votePosting, d int) []voteHit {
-	for i := range hits {
+// addHit records p unless its document already has a nearer posting among
+// hits[lo:].
+func addHit(hits []voteHit, lo int, p votePosting, d int) []voteHit {
+	for i := lo; i < len(hits); i++ {
 		if hits[i].p.doc == p.doc {
 			if d < hits[i].dist {
 				hits[i] = voteHit{p, d}
@@ -223,15 +233,18 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	checkGen := ix.dead > 0
+	maxList := max(minStopList, stopListFactor*ix.total/max(1, len(ix.lists)))
+	// First pass: the postings each query descriptor passes, one per
+	// document (its nearest there): repetitive texture would otherwise
+	// outvote the few distinctive matches of a small target. Words whose
+	// lists are far longer than average say little and cost most; they are
+	// skipped.
+	sc.hits, sc.offs = sc.hits[:0], sc.offs[:0]
 	for i := range q {
 		qd := &q[i]
-		// A query descriptor votes at most once per document (with its
-		// nearest posting there), and its votes weigh 1/√(documents it
-		// reaches): repetitive texture and generic corners would
-		// otherwise outvote the few distinctive matches of a small target.
-		sc.hits = sc.hits[:0]
+		lo := len(sc.hits)
 		for _, w := range qd.Words {
-			if int(w) >= len(ix.lists) {
+			if int(w) >= len(ix.lists) || len(ix.lists[w]) > maxList {
 				continue
 			}
 			for _, p := range ix.lists[w] {
@@ -242,16 +255,41 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 				if checkGen && (!ix.live[p.doc] || ix.gen[p.doc] != p.gen) {
 					continue
 				}
-				sc.hits = addHit(sc.hits, p, d)
+				sc.hits = addHit(sc.hits, lo, p, d)
 			}
 		}
-		if len(sc.hits) == 0 {
-			continue
+		sc.offs = append(sc.offs, int32(len(sc.hits)))
+	}
+	// Second pass: vote. A descriptor that passes in many more documents
+	// than the query's typical descriptor is generic (a plain corner, a
+	// texture element): its votes weigh √(typical/n). Relative to the
+	// query's own median, the weighting means the same at any database
+	// size.
+	sc.counts = sc.counts[:0]
+	lo := int32(0)
+	for _, hi := range sc.offs {
+		if hi > lo {
+			sc.counts = append(sc.counts, hi-lo)
 		}
-		wt := float32(1 / math.Sqrt(float64(len(sc.hits))))
-		for _, h := range sc.hits {
-			sc.vote(h.p, qd, wt)
+		lo = hi
+	}
+	typical := float64(1)
+	if len(sc.counts) > 0 {
+		slices.Sort(sc.counts)
+		typical = float64(sc.counts[len(sc.counts)/2])
+	}
+	lo = 0
+	for i, hi := range sc.offs {
+		if n := float64(hi - lo); n > 0 {
+			wt := float32(1)
+			if n > typical {
+				wt = float32(math.Sqrt(typical / n))
+			}
+			for _, h := range sc.hits[lo:hi] {
+				sc.vote(h.p, &q[i], wt)
+			}
 		}
+		lo = hi
 	}
 	// Fullest bin per document.
 	sc.best = sc.best[:0]
