@@ -23,12 +23,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	workers := fs.Int("workers", 1, "parallel workers for ingest and queries (latency figures want 1)")
 	ingestWorkers := fs.Int("ingest-workers", runtime.NumCPU(), "parallel workers for adding targets and distractors")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	cache := fs.String("distractor-cache", "", "keep prepared distractors in this folder between runs (delete it when the extractor changes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opt := eval.Options{
 		Data: *data, Distractors: *distractors, Workers: *workers,
-		IngestWorkers: *ingestWorkers, Progress: stderr,
+		IngestWorkers: *ingestWorkers, Progress: stderr, DistractorCache: *cache,
 	}
 	if *distractors > 0 {
 		p, err := synth.OpenPool(*pool)

@@ -427,7 +427,11 @@ func (e *Engine) Stats() Stats {
 		s.FeatureBytes += n * (24 + 32 + 36 + 8)
 	}
 	e.mu.RUnlock()
-	s.IndexBytes = e.ix.Stats().Bytes
+	if e.cfg.Vote {
+		s.IndexBytes = e.votes.Bytes()
+	} else {
+		s.IndexBytes = e.ix.Stats().Bytes
+	}
 	return s
 }
 

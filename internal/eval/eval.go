@@ -73,7 +73,10 @@ type Options struct {
 	Workers       int              // parallel query workers; latency figures want 1
 	IngestWorkers int              // parallel workers adding targets; 0 means Workers
 	Progress      io.Writer        // progress lines; nil for none
-	Engine        engine.Config
+	// DistractorCache, when set, is a folder where prepared distractor
+	// targets are kept between runs (delete it when the extractor changes).
+	DistractorCache string
+	Engine          engine.Config
 }
 
 // Counts is one row of the result table. For negatives Right counts frames
@@ -231,10 +234,30 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, fmt.Errorf("eval: targets: %w", err)
 	}
 	ingest := time.Since(ingestStart)
+	if opt.DistractorCache != "" {
+		if err := os.MkdirAll(opt.DistractorCache, 0o755); err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+	}
 	err = parallel(ctx, opt.Distractors, ingestWorkers, prog.stage("distractors", opt.Distractors), func(i int) error {
+		var cached string
+		if opt.DistractorCache != "" {
+			cached = filepath.Join(opt.DistractorCache, fmt.Sprintf("d%06d.oct", i))
+			if b, err := os.ReadFile(cached); err == nil {
+				var t engine.Target
+				if t.UnmarshalBinary(b) == nil {
+					return eng.Add(fmt.Sprintf("distractor/%d", i), &t, true)
+				}
+			}
+		}
 		t, err := eng.Prepare(ctx, opt.Pool.Distractor(i))
 		if err != nil {
 			return nil // an ungradable distractor is simply not added
+		}
+		if cached != "" {
+			if b, err := t.MarshalBinary(); err == nil {
+				_ = os.WriteFile(cached, b, 0o644) // a cache: failure only costs time
+			}
 		}
 		return eng.Add(fmt.Sprintf("distractor/%d", i), t, true)
 	})
