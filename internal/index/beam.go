@@ -48,11 +48,24 @@ func (v *Vocabulary) LookupMulti(d *feature.Descriptor, slack, maxWords int, wor
 			}
 			return words, front[:0]
 		}
-		slices.SortStableFunc(next, func(a, b BeamNode) int { return a.Dist - b.Dist })
-		k := 1
-		for k < len(next) && k < maxWords && next[k].Dist <= next[0].Dist+slack {
-			k++
+		// Keep the nodes within slack of the nearest, at most maxWords of
+		// them, nearest first (stable, so ties keep tree order).
+		best := next[0].Dist
+		for _, b := range next[1:] {
+			best = min(best, b.Dist)
 		}
+		k := 0
+		for _, b := range next {
+			if b.Dist <= best+slack {
+				next[k] = b
+				k++
+			}
+		}
+		next = next[:k]
+		if k > 1 {
+			slices.SortStableFunc(next, func(a, b BeamNode) int { return a.Dist - b.Dist })
+		}
+		k = min(k, maxWords)
 		front = append(front[:0], next[:k]...)
 	}
 }

@@ -64,7 +64,7 @@ type VoteQuery struct {
 // Tunables of Query: lists longer than stopListFactor times the average
 // (and than minStopList) are skipped.
 const (
-	stopListFactor = 20
+	stopListFactor = 10
 	minStopList    = 1000
 )
 
@@ -194,6 +194,10 @@ type voteScratch struct {
 	hits    []voteHit
 	offs    []int32 // end of each query descriptor's hits
 	counts  []int32
+	seen    []seenStamp // by doc
+	stamp   uint32
+	docBest []float32 // by doc: fullest bin so far
+	docs    []uint32  // docs with a non-zero docBest
 }
 
 type voteSlot struct {
@@ -206,18 +210,11 @@ type voteHit struct {
 	dist int
 }
 
-// addHit records p unless its document already has a nearer posting among
-// hits[lo:].
-func addHit(hits []voteHit, lo int, p votePosting, d int) []voteHit {
-	for i := lo; i < len(hits); i++ {
-		if hits[i].p.doc == p.doc {
-			if d < hits[i].dist {
-				hits[i] = voteHit{p, d}
-			}
-			return hits
-		}
-	}
-	return append(hits, voteHit{p, d})
+// seenStamp marks a document as hit by the current query descriptor (stamp)
+// at position pos of the hits.
+type seenStamp struct {
+	stamp uint32
+	pos   int32
 }
 
 // Query returns in out (reused) the at most n documents with the largest
@@ -228,7 +225,7 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 	sc := ix.pool.Get().(*voteScratch)
 	defer ix.pool.Put(sc)
 	if len(sc.table) == 0 {
-		sc.table = make([]voteSlot, 1<<16)
+		sc.table = make([]voteSlot, 1<<18)
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -240,9 +237,16 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 	// lists are far longer than average say little and cost most; they are
 	// skipped.
 	sc.hits, sc.offs = sc.hits[:0], sc.offs[:0]
+	if len(sc.seen) < len(ix.live) {
+		sc.seen = make([]seenStamp, len(ix.live)+len(ix.live)/4)
+	}
 	for i := range q {
 		qd := &q[i]
-		lo := len(sc.hits)
+		sc.stamp++
+		if sc.stamp == 0 {
+			clear(sc.seen)
+			sc.stamp = 1
+		}
 		for _, w := range qd.Words {
 			if int(w) >= len(ix.lists) || len(ix.lists[w]) > maxList {
 				continue
@@ -255,7 +259,15 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 				if checkGen && (!ix.live[p.doc] || ix.gen[p.doc] != p.gen) {
 					continue
 				}
-				sc.hits = addHit(sc.hits, lo, p, d)
+				// One hit per document: keep the nearest posting.
+				if st := &sc.seen[p.doc]; st.stamp == sc.stamp {
+					if h := &sc.hits[st.pos]; d < h.dist {
+						*h = voteHit{p, d}
+					}
+				} else {
+					*st = seenStamp{sc.stamp, int32(len(sc.hits))}
+					sc.hits = append(sc.hits, voteHit{p, d})
+				}
 			}
 		}
 		sc.offs = append(sc.offs, int32(len(sc.hits)))
@@ -292,38 +304,27 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 		lo = hi
 	}
 	// Fullest bin per document.
-	sc.best = sc.best[:0]
-	for _, s := range sc.touched {
-		slot := &sc.table[s]
+	if len(sc.docBest) < len(ix.live) {
+		sc.docBest = make([]float32, len(ix.live)+len(ix.live)/4)
+	}
+	sc.docs = sc.docs[:0]
+	for _, t := range sc.touched {
+		slot := &sc.table[t]
 		doc := (slot.key - 1) / binsPerDoc
-		c := slot.count
-		if k := len(sc.best); k > 0 && sc.best[k-1].Doc == doc {
-			sc.best[k-1].Score = max(sc.best[k-1].Score, c)
-		} else {
-			sc.best = append(sc.best, Candidate{Doc: doc, Score: c})
+		if sc.docBest[doc] == 0 {
+			sc.docs = append(sc.docs, doc)
 		}
+		sc.docBest[doc] = max(sc.docBest[doc], slot.count)
 		*slot = voteSlot{}
 	}
 	sc.touched = sc.touched[:0]
-	// touched is in insertion order, so one document's bins are not
-	// contiguous: merge duplicates after sorting by document.
-	slices.SortFunc(sc.best, func(a, b Candidate) int {
-		if a.Doc != b.Doc {
-			return int(a.Doc) - int(b.Doc)
+	for _, d := range sc.docs {
+		if c := sc.docBest[d]; c >= float32(minVotes) {
+			out = append(out, Candidate{Doc: d, Score: c})
 		}
-		return 0
-	})
-	k := 0
-	for _, c := range sc.best {
-		if k > 0 && out[k-1].Doc == c.Doc {
-			out[k-1].Score = max(out[k-1].Score, c.Score)
-			continue
-		}
-		out = append(out, c)
-		k++
+		sc.docBest[d] = 0
 	}
-	out = slices.DeleteFunc(out, func(c Candidate) bool { return c.Score < float32(minVotes) })
-	slices.SortStableFunc(out, func(a, b Candidate) int {
+	slices.SortFunc(out, func(a, b Candidate) int {
 		switch {
 		case a.Score > b.Score:
 			return -1
