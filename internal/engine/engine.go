@@ -60,9 +60,12 @@ type Config struct {
 	WindowFraction float64 // window side = frame side / WindowFraction
 	// Verify is how many reranked candidates are verified geometrically.
 	Verify int
-	// Vote selects retrieval by Hamming-embedded, geometry-binned votes
-	// (index.VoteIndex) instead of bag-of-words windows and rerank.
-	Vote bool
+	// BagOfWords selects retrieval by tf-idf bag-of-words over the frame
+	// and windows, reranked by consistent matches, instead of the default
+	// Hamming-embedded, geometry-binned votes (index.VoteIndex). It is kept
+	// for comparison: it is cheaper per target but loses small targets as
+	// the database grows (docs/BENCHMARKS.md).
+	BagOfWords bool
 	// VoteWords, VoteSlack: words looked up per query descriptor (beam
 	// width, and how much farther than the nearest a centroid may be);
 	// VoteHamming: largest 64-bit signature distance that votes; VoteMin:
@@ -101,7 +104,6 @@ func DefaultConfig() Config {
 		BucketLevel:    2,
 		VerifyLevel:    1,
 		Match:          verify.MatchOptions{Ratio: 0.9, CrossCheck: true},
-		Vote:           true,
 		VoteWords:      4,
 		VoteSlack:      8,
 		VoteHamming:    10,
@@ -300,7 +302,7 @@ func (e *Engine) Add(id string, t *Target, active bool) error {
 	var qz quantised
 	e.lookup(t.Features.Descriptors, &qz)
 	en.words = qz.words
-	if e.cfg.Vote {
+	if !e.cfg.BagOfWords {
 		en.votes = make([]index.VoteFeature, len(qz.words))
 		for i, w := range qz.words {
 			k := &t.Features.Keypoints[i]
@@ -344,14 +346,14 @@ func (e *Engine) removeLocked(en *entry) {
 
 // indexAdd posts an entry to the retrieval index in use.
 func (e *Engine) indexAdd(en *entry) error {
-	if e.cfg.Vote {
+	if !e.cfg.BagOfWords {
 		return e.votes.Add(en.doc, en.votes)
 	}
 	return e.ix.Add(en.doc, en.words)
 }
 
 func (e *Engine) indexRemove(en *entry) {
-	if e.cfg.Vote {
+	if !e.cfg.BagOfWords {
 		e.votes.Remove(en.doc)
 		return
 	}
@@ -427,7 +429,7 @@ func (e *Engine) Stats() Stats {
 		s.FeatureBytes += n * (24 + 32 + 36 + 8)
 	}
 	e.mu.RUnlock()
-	if e.cfg.Vote {
+	if !e.cfg.BagOfWords {
 		s.IndexBytes = e.votes.Bytes()
 	} else {
 		s.IndexBytes = e.ix.Stats().Bytes
@@ -541,7 +543,7 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 	defer e.pool.Put(sc)
 	e.lookup(q.Descriptors, &sc.qz)
 	sc.whole = verify.GroupQuery(sc.qz.buckets, nil, sc.whole)
-	if e.cfg.Vote {
+	if !e.cfg.BagOfWords {
 		e.retrieveVotes(q, sc)
 	} else {
 		e.retrieve(q, sc)
