@@ -24,14 +24,9 @@ type Sample struct {
 // Collect adds the targets of a labelled set to a fresh engine and returns
 // one Sample per verified candidate of every query.
 func Collect(ctx context.Context, opt Options) ([]Sample, error) {
-	f, err := os.Open(filepath.Join(opt.Data, "truth.jsonl"))
+	truth, err := readTruthFile(opt.Data)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
-	}
-	truth, err := ReadTruth(f)
-	f.Close()
-	if err != nil {
-		return nil, err
 	}
 	eng, err := engine.New(opt.Engine)
 	if err != nil {

@@ -60,6 +60,16 @@ func ReadTruth(r io.Reader) ([]Truth, error) {
 	return out, nil
 }
 
+// readTruthFile reads dir/truth.jsonl.
+func readTruthFile(dir string) ([]Truth, error) {
+	f, err := os.Open(filepath.Join(dir, "truth.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadTruth(f)
+}
+
 // DistractorSource produces the i-th synthetic distractor target.
 type DistractorSource interface {
 	Distractor(i int) *image.Gray
@@ -157,12 +167,7 @@ func percentiles(d []time.Duration) Percentiles {
 
 // Run adds every target (and the distractors), runs every query and reports.
 func Run(ctx context.Context, opt Options) (*Report, error) {
-	f, err := os.Open(filepath.Join(opt.Data, "truth.jsonl"))
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	truth, err := ReadTruth(f)
-	f.Close()
+	truth, err := readTruthFile(opt.Data)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}

@@ -141,16 +141,5 @@ func MatchGroups(q *feature.Set, g *QueryGroups, p *Prepared, coarse bool, opt M
 		}
 	}
 	sc.cands = cands[:0]
-	n := 0
-	for _, pr := range out {
-		if pr.Q < 0 {
-			continue
-		}
-		if p.index != nil {
-			pr.T = p.index[pr.T]
-		}
-		out[n] = pr
-		n++
-	}
-	return out[:n]
+	return p.finish(out)
 }

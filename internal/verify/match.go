@@ -260,8 +260,12 @@ func match(q *feature.Set, qBuckets []uint32, p *Prepared, groups *groups, opt M
 			}
 		}
 	}
-	// Drop pairs that lost their target descriptor to a better query, and
-	// translate grouped positions back to target indices.
+	return p.finish(out)
+}
+
+// finish drops pairs that lost their target descriptor to a better query
+// and translates grouped positions back to target indices.
+func (p *Prepared) finish(out []Pair) []Pair {
 	n := 0
 	for _, pr := range out {
 		if pr.Q < 0 {
