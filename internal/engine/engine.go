@@ -68,7 +68,7 @@ type Config struct {
 	BagOfWords bool
 	// VoteWords, VoteSlack: words looked up per query descriptor (beam
 	// width, and how much farther than the nearest a centroid may be);
-	// VoteHamming: largest 64-bit signature distance that votes; VoteMin:
+	// VoteHamming: largest 128-bit signature distance that votes; VoteMin:
 	// votes a candidate needs.
 	VoteWords, VoteSlack, VoteHamming, VoteMin int
 	// BucketLevel is the vocabulary level whose nodes bound descriptor
@@ -106,7 +106,7 @@ func DefaultConfig() Config {
 		Match:          verify.MatchOptions{Ratio: 0.9, CrossCheck: true},
 		VoteWords:      4,
 		VoteSlack:      8,
-		VoteHamming:    10,
+		VoteHamming:    18,
 		VoteMin:        2,
 		MinScore:       0.5,
 	}
@@ -306,7 +306,7 @@ func (e *Engine) Add(id string, t *Target, active bool) error {
 		en.votes = make([]index.VoteFeature, len(qz.words))
 		for i, w := range qz.words {
 			k := &t.Features.Keypoints[i]
-			en.votes[i] = index.VoteFeature{Word: w, Sig: t.Features.Descriptors[i][0], Angle: angleBin(k.Angle), Octave: k.Octave}
+			en.votes[i] = index.VoteFeature{Word: w, Sig: index.Signature{t.Features.Descriptors[i][0], t.Features.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave}
 		}
 		en.words = nil
 	}
@@ -635,7 +635,7 @@ func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 		lo := len(sc.vw)
 		sc.vw, sc.beam = e.vocab.LookupMulti(&q.Descriptors[i], e.cfg.VoteSlack, e.cfg.VoteWords, sc.vw, sc.beam)
 		k := &q.Keypoints[i]
-		sc.vq = append(sc.vq, index.VoteQuery{Words: sc.vw[lo:len(sc.vw):len(sc.vw)], Sig: q.Descriptors[i][0], Angle: angleBin(k.Angle), Octave: k.Octave})
+		sc.vq = append(sc.vq, index.VoteQuery{Words: sc.vw[lo:len(sc.vw):len(sc.vw)], Sig: index.Signature{q.Descriptors[i][0], q.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave})
 	}
 	// Words were appended to one buffer that may have moved: re-slice.
 	off := 0

@@ -15,14 +15,14 @@ import (
 //
 //   - the pair shares a vocabulary word (the query side looks up several
 //     words per descriptor, see Vocabulary.LookupMulti);
-//   - the pair's 64-bit signatures (a slice of the descriptor) are within a
+//   - the pair's 128-bit signatures (half of the descriptor) are within a
 //     small Hamming distance, which rejects most pairs that merely share a
 //     word (Hamming embedding, Jégou et al. 2008);
 //   - the vote goes to a bin of (orientation change, scale change): the true
 //     matches of one planar target agree on both, chance matches scatter
 //     (weak geometric consistency).
 //
-// A target's score is its fullest bin. Postings are 16 bytes.
+// A target's score is its fullest bin. Postings are 24 bytes.
 //
 // It is safe for concurrent use: queries share a read lock; Add and Remove
 // take the write lock for as long as it takes to append or mark.
@@ -38,8 +38,12 @@ type VoteIndex struct {
 	total int
 }
 
+// Signature is the part of a descriptor a posting keeps for the Hamming
+// check.
+type Signature [2]uint64
+
 type votePosting struct {
-	sig uint64
+	sig Signature
 	doc uint32
 	geo uint8 // angle bin << 4 | octave
 	gen uint8
@@ -48,7 +52,7 @@ type votePosting struct {
 // VoteFeature is one descriptor of an indexed document.
 type VoteFeature struct {
 	Word   uint32
-	Sig    uint64
+	Sig    Signature
 	Angle  uint8 // orientation bin, 0…AngleBins-1
 	Octave uint8 // pyramid level, 0…15
 }
@@ -56,7 +60,7 @@ type VoteFeature struct {
 // VoteQuery is one query descriptor: its candidate words and signature.
 type VoteQuery struct {
 	Words  []uint32
-	Sig    uint64
+	Sig    Signature
 	Angle  uint8
 	Octave uint8
 }
@@ -252,7 +256,7 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 				continue
 			}
 			for _, p := range ix.lists[w] {
-				d := bits.OnesCount64(p.sig ^ qd.Sig)
+				d := bits.OnesCount64(p.sig[0]^qd.Sig[0]) + bits.OnesCount64(p.sig[1]^qd.Sig[1])
 				if d > maxHam {
 					continue
 				}

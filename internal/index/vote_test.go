@@ -10,7 +10,7 @@ import (
 func voteDoc(r *rand.Rand, words, n int) []VoteFeature {
 	fs := make([]VoteFeature, n)
 	for i := range fs {
-		fs[i] = VoteFeature{Word: uint32(r.IntN(words)), Sig: r.Uint64(), Angle: uint8(r.IntN(AngleBins)), Octave: uint8(r.IntN(8))}
+		fs[i] = VoteFeature{Word: uint32(r.IntN(words)), Sig: Signature{r.Uint64(), r.Uint64()}, Angle: uint8(r.IntN(AngleBins)), Octave: uint8(r.IntN(8))}
 	}
 	return fs
 }
@@ -21,12 +21,14 @@ func voteDoc(r *rand.Rand, words, n int) []VoteFeature {
 func viewOf(r *rand.Rand, doc []VoteFeature, keep, clutter, words int, rot uint8) []VoteQuery {
 	var q []VoteQuery
 	for _, f := range doc[:keep] {
-		sig := f.Sig ^ 1<<uint(r.IntN(64)) ^ 1<<uint(r.IntN(64))
+		sig := f.Sig
+		sig[0] ^= 1 << uint(r.IntN(64))
+		sig[1] ^= 1 << uint(r.IntN(64))
 		q = append(q, VoteQuery{Words: []uint32{uint32(r.IntN(words)), f.Word}, Sig: sig,
 			Angle: (f.Angle + rot) % AngleBins, Octave: f.Octave + 1})
 	}
 	for range clutter {
-		q = append(q, VoteQuery{Words: []uint32{uint32(r.IntN(words))}, Sig: r.Uint64(), Angle: uint8(r.IntN(AngleBins)), Octave: uint8(r.IntN(8))})
+		q = append(q, VoteQuery{Words: []uint32{uint32(r.IntN(words))}, Sig: Signature{r.Uint64(), r.Uint64()}, Angle: uint8(r.IntN(AngleBins)), Octave: uint8(r.IntN(8))})
 	}
 	return q
 }
@@ -44,7 +46,7 @@ func TestVoteIndexFindsSmallView(t *testing.T) {
 	}
 	// 25 true matches among 1000 clutter descriptors.
 	q := viewOf(r, docs[123], 25, 1000, words, 5)
-	got := ix.Query(q, 12, 2, 5, nil)
+	got := ix.Query(q, 20, 2, 5, nil)
 	if len(got) == 0 || got[0].Doc != 123 {
 		t.Fatalf("top candidates %v, want doc 123 first", got)
 	}
@@ -53,7 +55,7 @@ func TestVoteIndexFindsSmallView(t *testing.T) {
 	}
 	// Pure clutter reaches nothing above a handful of votes.
 	noise := viewOf(r, docs[0], 0, 1000, words, 0)
-	for _, c := range ix.Query(noise, 12, 2, 5, nil) {
+	for _, c := range ix.Query(noise, 20, 2, 5, nil) {
 		if c.Score >= 6 {
 			t.Fatalf("clutter gave doc %d %.1f votes", c.Doc, c.Score)
 		}
@@ -62,7 +64,7 @@ func TestVoteIndexFindsSmallView(t *testing.T) {
 	if !ix.Remove(123) || ix.Remove(123) {
 		t.Fatal("Remove reports wrongly")
 	}
-	for _, c := range ix.Query(q, 12, 1, 300, nil) {
+	for _, c := range ix.Query(q, 20, 1, 300, nil) {
 		if c.Doc == 123 {
 			t.Fatal("removed document returned")
 		}
@@ -70,11 +72,11 @@ func TestVoteIndexFindsSmallView(t *testing.T) {
 	if err := ix.Add(123, docs[123]); err != nil {
 		t.Fatal(err)
 	}
-	if got := ix.Query(q, 12, 2, 1, nil); len(got) != 1 || got[0].Doc != 123 {
+	if got := ix.Query(q, 20, 2, 1, nil); len(got) != 1 || got[0].Doc != 123 {
 		t.Fatalf("re-added document not found: %v", got)
 	}
 	ix.Compact()
-	if got := ix.Query(q, 12, 2, 1, nil); len(got) != 1 || got[0].Doc != 123 {
+	if got := ix.Query(q, 20, 2, 1, nil); len(got) != 1 || got[0].Doc != 123 {
 		t.Fatalf("after compaction: %v", got)
 	}
 	if ix.Len() != 300 {
@@ -88,17 +90,17 @@ func TestVoteIndexBurst(t *testing.T) {
 	ix := NewVoteIndex(10)
 	var rep []VoteFeature
 	for range 200 {
-		rep = append(rep, VoteFeature{Word: 1, Sig: 0, Angle: 0, Octave: 0})
+		rep = append(rep, VoteFeature{Word: 1, Angle: 0, Octave: 0})
 	}
 	ix.Add(0, rep)
 	var distinct []VoteFeature
 	for i := range 8 {
-		distinct = append(distinct, VoteFeature{Word: 2 + uint32(i), Sig: ^uint64(0), Angle: 3, Octave: 2})
+		distinct = append(distinct, VoteFeature{Word: 2 + uint32(i), Sig: Signature{^uint64(0), ^uint64(0)}, Angle: 3, Octave: 2})
 	}
 	ix.Add(1, distinct)
-	q := []VoteQuery{{Words: []uint32{1}, Sig: 0}}
+	q := []VoteQuery{{Words: []uint32{1}}}
 	for i := range 8 {
-		q = append(q, VoteQuery{Words: []uint32{2 + uint32(i)}, Sig: ^uint64(0), Angle: 3, Octave: 2})
+		q = append(q, VoteQuery{Words: []uint32{2 + uint32(i)}, Sig: Signature{^uint64(0), ^uint64(0)}, Angle: 3, Octave: 2})
 	}
 	got := ix.Query(q, 4, 0, 2, nil)
 	if len(got) != 2 || got[0].Doc != 1 {
@@ -129,7 +131,7 @@ func TestVoteIndexConcurrent(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for range 50 {
-			if got := ix.Query(q, 12, 2, 1, nil); len(got) != 1 || got[0].Doc != 7 {
+			if got := ix.Query(q, 20, 2, 1, nil); len(got) != 1 || got[0].Doc != 7 {
 				t.Errorf("query during writes: %v", got)
 				return
 			}
@@ -166,6 +168,6 @@ func BenchmarkVoteQuery10k(b *testing.B) {
 	var out []Candidate
 	b.ResetTimer()
 	for b.Loop() {
-		out = ix.Query(q, 12, 2, 8, out)
+		out = ix.Query(q, 20, 2, 8, out)
 	}
 }
