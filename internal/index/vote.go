@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // VoteIndex is an inverted file for recognising small objects among many
@@ -186,7 +187,7 @@ func (ix *VoteIndex) Bytes() int64 {
 	defer ix.mu.RUnlock()
 	b := int64(len(ix.lists)) * 24
 	for _, ps := range ix.lists {
-		b += int64(cap(ps)) * 16
+		b += int64(cap(ps)) * int64(unsafe.Sizeof(votePosting{}))
 	}
 	return b
 }
