@@ -155,6 +155,21 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	return nil
 }
 
+// listJSON decodes every value of b, in key order; what names a record in
+// errors.
+func listJSON[T any](b *bolt.Bucket, what string) ([]T, error) {
+	var out []T
+	err := b.ForEach(func(k, v []byte) error {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return fmt.Errorf("%s %s: %w: %v", what, k, ErrCorrupt, err)
+		}
+		out = append(out, x)
+		return nil
+	})
+	return out, err
+}
+
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -248,15 +263,9 @@ func (s *Bolt) AppByKey(ctx context.Context, appKey string) (App, error) {
 // Apps lists every database in id order.
 func (s *Bolt) Apps(ctx context.Context) ([]App, error) {
 	var out []App
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bApps).ForEach(func(k, v []byte) error {
-			var a App
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("app %s: %w: %v", k, ErrCorrupt, err)
-			}
-			out = append(out, a)
-			return nil
-		})
+	err := s.view(ctx, func(tx *bolt.Tx) (err error) {
+		out, err = listJSON[App](tx.Bucket(bApps), "app")
+		return err
 	})
 	return out, wrap(err, "list apps")
 }
@@ -348,15 +357,9 @@ func (s *Bolt) APIKey(ctx context.Context, key string) (APIKey, error) {
 // APIKeys lists every API key.
 func (s *Bolt) APIKeys(ctx context.Context) ([]APIKey, error) {
 	var out []APIKey
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bAPIKeys).ForEach(func(k, v []byte) error {
-			var ak APIKey
-			if err := json.Unmarshal(v, &ak); err != nil {
-				return fmt.Errorf("api key %s: %w: %v", k, ErrCorrupt, err)
-			}
-			out = append(out, ak)
-			return nil
-		})
+	err := s.view(ctx, func(tx *bolt.Tx) (err error) {
+		out, err = listJSON[APIKey](tx.Bucket(bAPIKeys), "api key")
+		return err
 	})
 	return out, wrap(err, "list api keys")
 }
