@@ -371,17 +371,7 @@ func (o *offlineAdmin) DeleteApp(ctx context.Context, id string) error {
 }
 
 func (o *offlineAdmin) SetLimits(ctx context.Context, id string, req api.LimitsRequest) (api.AppInfo, error) {
-	a, err := o.st.UpdateApp(ctx, id, func(a *store.App) error {
-		for _, f := range []struct{ v, dst *int }{
-			{req.MaxTargets, &a.Limits.MaxTargets}, {req.MaxActive, &a.Limits.MaxActive},
-			{req.QPS, &a.Limits.QPS}, {req.DailyScans, &a.Limits.DailyScans},
-		} {
-			if f.v != nil {
-				*f.dst = *f.v
-			}
-		}
-		return nil
-	})
+	a, err := o.st.UpdateApp(ctx, id, func(a *store.App) error { return req.Apply(&a.Limits) })
 	return api.NewAppInfo(a, false), err
 }
 
@@ -390,16 +380,14 @@ func (o *offlineAdmin) Usage(ctx context.Context, id, from, to string) ([]store.
 }
 
 func (o *offlineAdmin) CreateKey(ctx context.Context, req api.CreateKeyRequest) (api.KeyInfo, error) {
-	grants := map[string]store.Perm{}
-	for app, ps := range req.Grants {
-		p, err := store.ParsePerm(ps)
-		if err != nil {
-			return api.KeyInfo{}, err
-		}
+	grants, err := req.ParseGrants()
+	if err != nil {
+		return api.KeyInfo{}, err
+	}
+	for app := range grants {
 		if _, err := o.st.App(ctx, app); err != nil {
 			return api.KeyInfo{}, err
 		}
-		grants[app] = p
 	}
 	k := store.NewAPIKey(req.Name, grants, time.Now())
 	if err := o.st.CreateAPIKey(ctx, k); err != nil {

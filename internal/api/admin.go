@@ -211,22 +211,24 @@ type LimitsRequest struct {
 	DailyScans *int `json:"dailyScans,omitempty"`
 }
 
+// Apply sets the limits the request names and checks the result.
+func (r LimitsRequest) Apply(l *store.Limits) error {
+	for _, f := range []struct{ v, dst *int }{
+		{r.MaxTargets, &l.MaxTargets}, {r.MaxActive, &l.MaxActive}, {r.QPS, &l.QPS}, {r.DailyScans, &l.DailyScans},
+	} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	return checkLimits(*l)
+}
+
 func (s *Service) adminSetLimits(ctx context.Context, c *call) (any, error) {
 	var req LimitsRequest
 	if err := decodeBody(c, &req); err != nil {
 		return nil, err
 	}
-	a, err := s.store.UpdateApp(ctx, c.vars[0], func(a *store.App) error {
-		for _, f := range []struct {
-			v   *int
-			dst *int
-		}{{req.MaxTargets, &a.Limits.MaxTargets}, {req.MaxActive, &a.Limits.MaxActive}, {req.QPS, &a.Limits.QPS}, {req.DailyScans, &a.Limits.DailyScans}} {
-			if f.v != nil {
-				*f.dst = *f.v
-			}
-		}
-		return checkLimits(a.Limits)
-	})
+	a, err := s.store.UpdateApp(ctx, c.vars[0], func(a *store.App) error { return req.Apply(&a.Limits) })
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errAdminNotFound("app", err)
 	}
@@ -265,23 +267,34 @@ type CreateKeyRequest struct {
 	Grants map[string]string `json:"grants"`
 }
 
+// ParseGrants reads the request's grants.
+func (r CreateKeyRequest) ParseGrants() (map[string]store.Perm, error) {
+	grants := make(map[string]store.Perm, len(r.Grants))
+	for app, ps := range r.Grants {
+		p, err := store.ParsePerm(ps)
+		if err != nil {
+			return nil, fmt.Errorf("grant on %s: %v", app, err)
+		}
+		grants[app] = p
+	}
+	return grants, nil
+}
+
 func (s *Service) adminCreateKey(ctx context.Context, c *call) (any, error) {
 	var req CreateKeyRequest
 	if err := decodeBody(c, &req); err != nil {
 		return nil, err
 	}
-	grants := map[string]store.Perm{}
-	for app, ps := range req.Grants {
-		p, err := store.ParsePerm(ps)
-		if err != nil {
-			return nil, errAdminInput("grant on %s: %v", app, err)
-		}
+	grants, err := req.ParseGrants()
+	if err != nil {
+		return nil, errAdminInput("%v", err)
+	}
+	for app := range grants {
 		if _, err := s.store.App(ctx, app); errors.Is(err, store.ErrNotFound) {
 			return nil, errAdminNotFound("app "+app, err)
 		} else if err != nil {
 			return nil, err
 		}
-		grants[app] = p
 	}
 	k := store.NewAPIKey(req.Name, grants, s.now())
 	if err := s.store.CreateAPIKey(ctx, k); err != nil {
