@@ -114,55 +114,30 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.TargetMaxSide <= 0 {
-		c.TargetMaxSide = d.TargetMaxSide
+	for _, f := range []struct{ v, def *int }{
+		{&c.TargetMaxSide, &d.TargetMaxSide}, {&c.QueryMaxSide, &d.QueryMaxSide},
+		{&c.Shortlist, &d.Shortlist}, {&c.WindowShort, &d.WindowShort}, {&c.Windows, &d.Windows},
+		{&c.Verify, &d.Verify}, {&c.VoteWords, &d.VoteWords}, {&c.VoteSlack, &d.VoteSlack},
+		{&c.VoteHamming, &d.VoteHamming}, {&c.VoteMin, &d.VoteMin},
+		{&c.BucketLevel, &d.BucketLevel}, {&c.VerifyLevel, &d.VerifyLevel},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
 	}
-	if c.QueryMaxSide <= 0 {
-		c.QueryMaxSide = d.QueryMaxSide
-	}
+	c.VerifyLevel = min(c.VerifyLevel, c.BucketLevel)
 	if c.Target == (vision.Config{}) {
 		c.Target = d.Target
 	}
 	if c.Query == (vision.Config{}) {
 		c.Query = d.Query
 	}
-	if c.Shortlist <= 0 {
-		c.Shortlist = d.Shortlist
-	}
-	if c.WindowShort <= 0 {
-		c.WindowShort = d.WindowShort
-	}
-	if c.Windows <= 0 {
-		c.Windows = d.Windows
-	}
 	if c.WindowFraction <= 1 {
 		c.WindowFraction = d.WindowFraction
-	}
-	if c.Verify <= 0 {
-		c.Verify = d.Verify
-	}
-	if c.VoteWords <= 0 {
-		c.VoteWords = d.VoteWords
-	}
-	if c.VoteSlack <= 0 {
-		c.VoteSlack = d.VoteSlack
-	}
-	if c.VoteHamming <= 0 {
-		c.VoteHamming = d.VoteHamming
-	}
-	if c.VoteMin <= 0 {
-		c.VoteMin = d.VoteMin
 	}
 	if c.Match.MaxDistance == 0 && c.Match.Ratio == 0 && !c.Match.CrossCheck {
 		c.Match = d.Match
 	}
-	if c.BucketLevel <= 0 {
-		c.BucketLevel = d.BucketLevel
-	}
-	if c.VerifyLevel <= 0 {
-		c.VerifyLevel = d.VerifyLevel
-	}
-	c.VerifyLevel = min(c.VerifyLevel, c.BucketLevel)
 	if c.MinScore <= 0 {
 		c.MinScore = d.MinScore
 	}
