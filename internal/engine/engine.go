@@ -187,7 +187,7 @@ type searchScratch struct {
 	docs          []candidate
 	cands         []index.Candidate
 	ranked        []rankedDoc
-	pairs         []verify.Pair
+	pairs, pairs2 []verify.Pair // the pairs of the kept model, and a second try
 	whole, coarse *verify.QueryGroups
 	coarseBuilt   bool
 	vq            []index.VoteQuery
@@ -550,14 +550,12 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 				sc.coarse = verify.GroupQuery(sc.qz.parents, nil, sc.coarse)
 				sc.coarseBuilt = true
 			}
-			sc.pairs = verify.MatchGroups(q, sc.coarse, c.en.prep, true, e.cfg.Match, sc.pairs[:0])
-			if r2 := verify.Verify(q, c.en.t.Features, sc.pairs, verify.Options{}); r2.OK && r2.Inliers > r.Inliers {
+			sc.pairs2 = verify.MatchGroups(q, sc.coarse, c.en.prep, true, e.cfg.Match, sc.pairs2[:0])
+			if r2 := verify.Verify(q, c.en.t.Features, sc.pairs2, verify.Options{}); r2.OK && r2.Inliers > r.Inliers {
 				r = r2
+				sc.pairs, sc.pairs2 = sc.pairs2, sc.pairs
 			} else if !r.OK {
 				continue
-			} else {
-				// Keep the pairs r was computed from.
-				sc.pairs = verify.MatchGroups(q, sc.whole, c.en.prep, false, e.cfg.Match, sc.pairs[:0])
 			}
 		}
 		tf := c.en.t.Features
