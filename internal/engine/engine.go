@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/opencrs/opencrs/internal/blobfile"
 	"github.com/opencrs/opencrs/internal/feature"
 	"github.com/opencrs/opencrs/internal/index"
 	"github.com/opencrs/opencrs/internal/verify"
@@ -71,6 +72,12 @@ type Config struct {
 	// VoteHamming: largest 128-bit signature distance that votes; VoteMin:
 	// votes a candidate needs.
 	VoteWords, VoteSlack, VoteHamming, VoteMin int
+	// VoteSigBits is the signature each posting keeps: 64 or 128 bits of
+	// the descriptor. 64 bits halve the index (about 10 bytes a posting
+	// instead of 18), which is what lets 100k targets fit in a few GB, for
+	// a few points of recall on hard views (docs/BENCHMARKS.md); VoteHamming
+	// must suit it (about 9 for 64, 18 for 128).
+	VoteSigBits int
 	// BucketLevel is the vocabulary level whose nodes bound descriptor
 	// matching when reranking; VerifyLevel, coarser, bounds it for the
 	// candidates verified, where finding every true match matters more.
@@ -78,6 +85,12 @@ type Config struct {
 	VerifyLevel int
 	// Match configures descriptor matching.
 	Match verify.MatchOptions
+	// FeatureFile, when set, is a file (created if missing) that holds the
+	// targets' verification features instead of RAM, read back for the few
+	// candidates of each search; FeatureCache decoded targets stay cached.
+	// Large databases want it: in RAM a target costs some 150 KB.
+	FeatureFile  string
+	FeatureCache int
 	// MinScore is the calibrated score below which a verified candidate is
 	// not reported.
 	MinScore float64
@@ -106,8 +119,10 @@ func DefaultConfig() Config {
 		Match:          verify.MatchOptions{Ratio: 0.9, CrossCheck: true},
 		VoteWords:      4,
 		VoteSlack:      8,
-		VoteHamming:    18,
+		VoteHamming:    9,
+		VoteSigBits:    64,
 		VoteMin:        2,
+		FeatureCache:   256,
 		MinScore:       0.5,
 	}
 }
@@ -118,7 +133,8 @@ func (c Config) withDefaults() Config {
 		{&c.TargetMaxSide, &d.TargetMaxSide}, {&c.QueryMaxSide, &d.QueryMaxSide},
 		{&c.Shortlist, &d.Shortlist}, {&c.WindowShort, &d.WindowShort}, {&c.Windows, &d.Windows},
 		{&c.Verify, &d.Verify}, {&c.VoteWords, &d.VoteWords}, {&c.VoteSlack, &d.VoteSlack},
-		{&c.VoteHamming, &d.VoteHamming}, {&c.VoteMin, &d.VoteMin},
+		{&c.VoteHamming, &d.VoteHamming}, {&c.VoteMin, &d.VoteMin}, {&c.VoteSigBits, &d.VoteSigBits},
+		{&c.FeatureCache, &d.FeatureCache},
 		{&c.BucketLevel, &d.BucketLevel}, {&c.VerifyLevel, &d.VerifyLevel},
 	} {
 		if *f.v <= 0 {
@@ -152,15 +168,14 @@ type Result struct {
 	Inliers int
 }
 
-// entry is a target as the engine holds it. Everything but active is
-// immutable after Add, so searches may use an entry without the lock.
+// entry is a target as the engine holds it: in RAM (mem) or as a record of
+// the feature file (ref). Only active and doc change after Add, under the
+// engine's lock; searches use the rest without it.
 type entry struct {
 	id     string
 	doc    uint32
-	t      *Target
-	words  []uint32
-	votes  []index.VoteFeature
-	prep   *verify.Prepared
+	mem    *loaded
+	ref    blobfile.Ref
 	active bool
 }
 
@@ -172,12 +187,15 @@ type Engine struct {
 	query  *vision.Extractor
 	ix     *index.Index
 	votes  *index.VoteIndex
+	spill  *spill    // nil: features in RAM
 	pool   sync.Pool // *searchScratch
 
 	mu    sync.RWMutex
 	byID  map[string]*entry
-	byDoc []*entry // by doc id; nil for free ids
-	free  []uint32
+	byDoc []*entry // by doc id; nil for unused ids
+	// Doc ids are not reused while the vote index may hold postings of
+	// their previous owner; free holds the ids known to be clear.
+	free []uint32
 }
 
 type searchScratch struct {
@@ -214,11 +232,27 @@ func New(cfg Config) (*Engine, error) {
 		target: vision.NewExtractor(cfg.Target),
 		query:  vision.NewExtractor(cfg.Query),
 		ix:     index.New(v.Words(), index.Options{}),
-		votes:  index.NewVoteIndex(v.Words()),
+		votes:  index.NewVoteIndex(v.Words(), cfg.VoteSigBits),
 		byID:   map[string]*entry{},
+	}
+	if cfg.FeatureFile != "" {
+		f, err := blobfile.Open(cfg.FeatureFile, 0)
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		e.spill = newSpill(f, cfg.FeatureCache)
 	}
 	e.pool.New = func() any { return new(searchScratch) }
 	return e, nil
+}
+
+// Close releases the feature file, if any. The engine must not be used
+// afterwards.
+func (e *Engine) Close() error {
+	if e.spill != nil {
+		return e.spill.file.Close()
+	}
+	return nil
 }
 
 // Config returns the effective configuration.
@@ -273,26 +307,43 @@ func (e *Engine) Add(id string, t *Target, active bool) error {
 	if t == nil || t.Features == nil || len(t.Features.Descriptors) != len(t.Features.Keypoints) {
 		return fmt.Errorf("engine: add %q: malformed target", id)
 	}
-	en := &entry{id: id, t: t, active: active}
 	var qz quantised
 	e.lookup(t.Features.Descriptors, &qz)
-	en.words = qz.words
-	if !e.cfg.BagOfWords {
-		en.votes = make([]index.VoteFeature, len(qz.words))
-		for i, w := range qz.words {
-			k := &t.Features.Keypoints[i]
-			en.votes[i] = index.VoteFeature{Word: w, Sig: index.Signature{t.Features.Descriptors[i][0], t.Features.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave}
+	en := &entry{id: id, active: active}
+	var votes []index.VoteFeature
+	if e.spill != nil {
+		ref, err := e.spill.put(encodeSpill(t.Features, t.Thumb, &qz))
+		if err != nil {
+			return fmt.Errorf("engine: add %q: %w", id, err)
 		}
-		en.words = nil
+		en.ref = ref
+	} else {
+		en.mem = &loaded{fs: t.Features, thumb: t.Thumb, words: qz.words,
+			prep: verify.PrepareCoarse(t.Features, qz.buckets, qz.parents)}
 	}
-	en.prep = verify.PrepareCoarse(t.Features, qz.buckets, qz.parents)
+	if active && !e.cfg.BagOfWords {
+		votes = e.voteFeatures(t.Features, qz.words)
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if old, ok := e.byID[id]; ok {
 		e.removeLocked(old)
 	}
-	if n := len(e.free); n > 0 {
+	e.place(en)
+	if active {
+		if err := e.indexAdd(en, votes, qz.words); err != nil {
+			e.removeLocked(en)
+			return fmt.Errorf("engine: add %q: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// place gives en a doc id: a free one the index holds nothing of, or a new
+// one.
+func (e *Engine) place(en *entry) {
+	if n := len(e.free); n > 0 && (e.cfg.BagOfWords || e.votes.Reusable(e.free[n-1])) {
 		en.doc = e.free[n-1]
 		e.free = e.free[:n-1]
 		e.byDoc[en.doc] = en
@@ -300,14 +351,17 @@ func (e *Engine) Add(id string, t *Target, active bool) error {
 		en.doc = uint32(len(e.byDoc))
 		e.byDoc = append(e.byDoc, en)
 	}
-	e.byID[id] = en
-	if active {
-		if err := e.indexAdd(en); err != nil {
-			e.removeLocked(en)
-			return fmt.Errorf("engine: add %q: %w", id, err)
-		}
+	e.byID[en.id] = en
+}
+
+// voteFeatures turns features and their words into vote index postings.
+func (e *Engine) voteFeatures(fs *feature.Set, words []uint32) []index.VoteFeature {
+	out := make([]index.VoteFeature, len(words))
+	for i, w := range words {
+		k := &fs.Keypoints[i]
+		out[i] = index.VoteFeature{Word: w, Sig: index.Signature{fs.Descriptors[i][0], fs.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave}
 	}
-	return nil
+	return out
 }
 
 func (e *Engine) removeLocked(en *entry) {
@@ -320,11 +374,11 @@ func (e *Engine) removeLocked(en *entry) {
 }
 
 // indexAdd posts an entry to the retrieval index in use.
-func (e *Engine) indexAdd(en *entry) error {
+func (e *Engine) indexAdd(en *entry, votes []index.VoteFeature, words []uint32) error {
 	if !e.cfg.BagOfWords {
-		return e.votes.Add(en.doc, en.votes)
+		return e.votes.Add(en.doc, votes)
 	}
-	return e.ix.Add(en.doc, en.words)
+	return e.ix.Add(en.doc, words)
 }
 
 func (e *Engine) indexRemove(en *entry) {
@@ -333,6 +387,18 @@ func (e *Engine) indexRemove(en *entry) {
 		return
 	}
 	e.ix.Remove(en.doc)
+}
+
+// load returns what verification needs of en.
+func (e *Engine) load(en *entry) (*loaded, error) {
+	if en.mem != nil {
+		return en.mem, nil
+	}
+	l, err := e.spill.get(en.ref)
+	if err != nil {
+		return nil, fmt.Errorf("engine: target %q: %w", en.id, err)
+	}
+	return l, nil
 }
 
 // angleBin quantises an orientation in radians for the vote index.
@@ -356,23 +422,50 @@ func (e *Engine) Remove(id string) bool {
 // Inactive targets leave the inverted index so they cannot crowd active ones
 // out of the candidate list.
 func (e *Engine) SetActive(id string, active bool) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
 	en, ok := e.byID[id]
+	e.mu.RUnlock()
 	if !ok {
 		return ErrNotFound
+	}
+	var l *loaded
+	if active {
+		// Loading may read the feature file: do it before locking.
+		var err error
+		if l, err = e.load(en); err != nil {
+			return err
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cur, ok := e.byID[id]; !ok {
+		return ErrNotFound
+	} else if cur != en {
+		return fmt.Errorf("engine: activate %q: target replaced meanwhile", id)
 	}
 	if en.active == active {
 		return nil
 	}
-	if active {
-		if err := e.indexAdd(en); err != nil {
-			return fmt.Errorf("engine: activate %q: %w", id, err)
-		}
-	} else {
+	if !active {
 		e.indexRemove(en)
+		en.active = false
+		return nil
 	}
-	en.active = active
+	if !e.cfg.BagOfWords && !e.votes.Reusable(en.doc) {
+		// The index still holds the postings of the target's last activation.
+		e.byDoc[en.doc] = nil
+		e.free = append(e.free, en.doc)
+		en.doc = uint32(len(e.byDoc))
+		e.byDoc = append(e.byDoc, en)
+	}
+	var votes []index.VoteFeature
+	if !e.cfg.BagOfWords {
+		votes = e.voteFeatures(l.fs, l.words)
+	}
+	if err := e.indexAdd(en, votes, l.words); err != nil {
+		return fmt.Errorf("engine: activate %q: %w", id, err)
+	}
+	en.active = true
 	return nil
 }
 
@@ -388,7 +481,9 @@ type Stats struct {
 	Targets      int
 	Active       int
 	IndexBytes   int64 // inverted index
-	FeatureBytes int64 // features and matching tables held for verification
+	FeatureBytes int64 // features and matching tables held in RAM for verification
+	// FeatureFileBytes is the size of the feature file (Config.FeatureFile).
+	FeatureFileBytes int64
 }
 
 // Stats returns the current figures.
@@ -399,11 +494,15 @@ func (e *Engine) Stats() Stats {
 		if en.active {
 			s.Active++
 		}
-		n := int64(len(en.t.Features.Keypoints))
-		// keypoint 24 B + descriptor 32 B, the prepared copy 36 B, words and buckets 8 B.
-		s.FeatureBytes += n * (24 + 32 + 36 + 8)
+		if en.mem != nil {
+			s.FeatureBytes += en.mem.bytes()
+		}
 	}
 	e.mu.RUnlock()
+	if e.spill != nil {
+		s.FeatureBytes += e.spill.cachedBytes()
+		s.FeatureFileBytes = e.spill.file.Size()
+	}
 	if !e.cfg.BagOfWords {
 		s.IndexBytes = e.votes.Bytes()
 	} else {
@@ -522,7 +621,9 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 		e.retrieveVotes(q, sc)
 	} else {
 		e.retrieve(q, sc)
-		e.rerank(q, sc)
+		if err := e.rerank(q, sc); err != nil {
+			return err
+		}
 	}
 	if len(sc.ranked) == 0 {
 		return nil
@@ -543,23 +644,27 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		sc.pairs = verify.MatchGroups(q, sc.whole, c.en.prep, false, e.cfg.Match, sc.pairs[:0])
-		r := verify.Verify(q, c.en.t.Features, sc.pairs, verify.Options{})
+		ld, err := e.load(c.en)
+		if err != nil {
+			return err
+		}
+		tf := ld.fs
+		sc.pairs = verify.MatchGroups(q, sc.whole, ld.prep, false, e.cfg.Match, sc.pairs[:0])
+		r := verify.Verify(q, tf, sc.pairs, verify.Options{})
 		if !r.OK || r.Inliers < 2*verify.DefaultMinInliers {
 			if !sc.coarseBuilt {
 				sc.coarse = verify.GroupQuery(sc.qz.parents, nil, sc.coarse)
 				sc.coarseBuilt = true
 			}
-			sc.pairs2 = verify.MatchGroups(q, sc.coarse, c.en.prep, true, e.cfg.Match, sc.pairs2[:0])
-			if r2 := verify.Verify(q, c.en.t.Features, sc.pairs2, verify.Options{}); r2.OK && r2.Inliers > r.Inliers {
+			sc.pairs2 = verify.MatchGroups(q, sc.coarse, ld.prep, true, e.cfg.Match, sc.pairs2[:0])
+			if r2 := verify.Verify(q, tf, sc.pairs2, verify.Options{}); r2.OK && r2.Inliers > r.Inliers {
 				r = r2
 				sc.pairs, sc.pairs2 = sc.pairs2, sc.pairs
 			} else if !r.OK {
 				continue
 			}
 		}
-		tf := c.en.t.Features
-		photo, _ := photoAgreement(query, c.en.t.Thumb, float64(tf.Width), float64(tf.Height), r.H)
+		photo, _ := photoAgreement(query, ld.thumb, float64(tf.Width), float64(tf.Height), r.H)
 		v := Verified{ID: c.en.id, Result: r, Photo: photo, VisibleCoverage: visibleCoverage(q, tf, sc.pairs, &r)}
 		v.Score = score(&v)
 		found(c.en, &v)
@@ -571,7 +676,7 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 }
 
 // rerank orders the retrieved candidates by consistent matches.
-func (e *Engine) rerank(q *feature.Set, sc *searchScratch) {
+func (e *Engine) rerank(q *feature.Set, sc *searchScratch) error {
 	// Rerank: the number of geometrically consistent matches is a far
 	// stronger signal than bag-of-words similarity. A candidate found by a
 	// window is matched with the query descriptors around that window only,
@@ -589,15 +694,20 @@ func (e *Engine) rerank(q *feature.Set, sc *searchScratch) {
 		if c.window >= 0 {
 			g = e.windowGroups(q, sc, c.window)
 		}
-		sc.pairs = verify.MatchGroups(q, g, en.prep, false, e.cfg.Match, sc.pairs[:0])
+		ld, err := e.load(en)
+		if err != nil {
+			return err
+		}
+		sc.pairs = verify.MatchGroups(q, g, ld.prep, false, e.cfg.Match, sc.pairs[:0])
 		if len(sc.pairs) < minConsistent {
 			continue
 		}
-		if n := consistentMatches(q, en.t.Features, sc.pairs); n >= minConsistent {
+		if n := consistentMatches(q, ld.fs, sc.pairs); n >= minConsistent {
 			sc.ranked = append(sc.ranked, rankedDoc{en: en, matches: n})
 		}
 	}
 	slices.SortFunc(sc.ranked, func(a, b rankedDoc) int { return b.matches - a.matches })
+	return nil
 }
 
 // retrieveVotes fills sc.ranked from the vote index.

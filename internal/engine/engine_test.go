@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/opencrs/opencrs/internal/blobfile"
 	"image"
 	"math"
 	"math/rand/v2"
@@ -53,10 +54,30 @@ func loadTruth(t testing.TB) []fixtureTruth {
 // newFixtureEngine adds the three fixture targets under their file names.
 func newFixtureEngine(t testing.TB) *Engine {
 	t.Helper()
-	e, err := New(Config{})
+	return newFixtureEngineWith(t, Config{})
+}
+
+// storageModes are the two places an engine keeps verification features.
+func storageModes(t *testing.T) []struct {
+	name string
+	cfg  Config
+} {
+	return []struct {
+		name string
+		cfg  Config
+	}{
+		{"ram", Config{}},
+		{"file", Config{FeatureFile: filepath.Join(t.TempDir(), "features"), FeatureCache: 1}},
+	}
+}
+
+func newFixtureEngineWith(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.Close() })
 	for _, name := range []string{"targets/a.jpg", "targets/b.jpg", "targets/c.jpg"} {
 		tg, err := e.Prepare(context.Background(), loadImage(t, name))
 		if err != nil {
@@ -70,7 +91,13 @@ func newFixtureEngine(t testing.TB) *Engine {
 }
 
 func TestSearchFixtures(t *testing.T) {
-	e := newFixtureEngine(t)
+	for _, m := range storageModes(t) {
+		t.Run(m.name, func(t *testing.T) { testSearchFixtures(t, m.cfg) })
+	}
+}
+
+func testSearchFixtures(t *testing.T, cfg Config) {
+	e := newFixtureEngineWith(t, cfg)
 	for _, tr := range loadTruth(t) {
 		t.Run(tr.Query, func(t *testing.T) {
 			res, err := e.Search(context.Background(), loadImage(t, tr.Query), 3)
@@ -104,7 +131,13 @@ func TestSearchFixtures(t *testing.T) {
 }
 
 func TestActivationAndRemoval(t *testing.T) {
-	e := newFixtureEngine(t)
+	for _, m := range storageModes(t) {
+		t.Run(m.name, func(t *testing.T) { testActivationAndRemoval(t, m.cfg) })
+	}
+}
+
+func testActivationAndRemoval(t *testing.T, cfg Config) {
+	e := newFixtureEngineWith(t, cfg)
 	q := loadImage(t, "queries/a_warped.jpg")
 	found := func() bool {
 		res, err := e.Search(context.Background(), q, 1)
@@ -122,11 +155,23 @@ func TestActivationAndRemoval(t *testing.T) {
 	if found() {
 		t.Fatal("found while inactive")
 	}
-	if err := e.SetActive("targets/a.jpg", true); err != nil {
-		t.Fatal(err)
+	// Several cycles: each reactivation must index the target once, even
+	// while the index still holds the postings of the previous one.
+	for cycle := range 3 {
+		if err := e.SetActive("targets/a.jpg", true); err != nil {
+			t.Fatal(err)
+		}
+		if !found() {
+			t.Fatalf("cycle %d: not found after reactivation", cycle)
+		}
+		if cycle < 2 {
+			if err := e.SetActive("targets/a.jpg", false); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if !found() {
-		t.Fatal("not found after reactivation")
+	if got := e.votes.Len(); got != 3 {
+		t.Fatalf("vote index holds %d live targets, want 3", got)
 	}
 	if !e.Remove("targets/a.jpg") {
 		t.Fatal("Remove reported missing target")
@@ -139,6 +184,36 @@ func TestActivationAndRemoval(t *testing.T) {
 	}
 	if e.Len() != 2 {
 		t.Fatalf("Len = %d, want 2", e.Len())
+	}
+	// Re-adding under the same id after removal works.
+	tg, err := e.Prepare(context.Background(), loadImage(t, "targets/a.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Add("targets/a.jpg", tg, true); err != nil {
+		t.Fatal(err)
+	}
+	if !found() {
+		t.Fatal("not found after re-adding")
+	}
+}
+
+func TestFeatureFileCorruption(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "features")
+	e := newFixtureEngineWith(t, Config{FeatureFile: path, FeatureCache: 1})
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 100; i < len(raw); i += 997 {
+		raw[i] ^= 0x55
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Search(context.Background(), loadImage(t, "queries/a_warped.jpg"), 1)
+	if !errors.Is(err, blobfile.ErrCorrupt) {
+		t.Fatalf("search over a damaged feature file: %v, want blobfile.ErrCorrupt", err)
 	}
 }
 

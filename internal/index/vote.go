@@ -1,11 +1,13 @@
 package index
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
 	"sync"
-	"unsafe"
 )
 
 // VoteIndex is an inverted file for recognising small objects among many
@@ -16,39 +18,62 @@ import (
 //
 //   - the pair shares a vocabulary word (the query side looks up several
 //     words per descriptor, see Vocabulary.LookupMulti);
-//   - the pair's 128-bit signatures (half of the descriptor) are within a
-//     small Hamming distance, which rejects most pairs that merely share a
-//     word (Hamming embedding, Jégou et al. 2008);
+//   - the pair's signatures (the first 64 or 128 bits of the descriptor) are
+//     within a small Hamming distance, which rejects most pairs that merely
+//     share a word (Hamming embedding, Jégou et al. 2008);
 //   - the vote goes to a bin of (orientation change, scale change): the true
 //     matches of one planar target agree on both, chance matches scatter
 //     (weak geometric consistency).
 //
-// A target's score is its fullest bin. Postings are 24 bytes.
+// A target's score is its fullest bin.
+//
+// Postings are packed for 100k+ documents: each word's list is one byte
+// slice of records (document id as a zig-zag varint delta from the previous
+// record's, one geometry byte, the signature in 8 or 16 bytes), about 10 or
+// 18 bytes a posting instead of the 24 of a struct. Removal marks the
+// document dead; its postings are skipped until Compact (or an automatic
+// compaction once a quarter of the postings are dead) drops them, a few
+// hundred lists at a time so that queries are never stopped for long. A
+// document id must not be added again until it has been compacted away
+// (Reusable); callers simply use fresh ids.
 //
 // It is safe for concurrent use: queries share a read lock; Add and Remove
 // take the write lock for as long as it takes to append or mark.
 type VoteIndex struct {
-	pool sync.Pool // *voteScratch
+	pool     sync.Pool // *voteScratch
+	sigWords int       // 1 or 2 uint64 of signature per posting
 
 	mu    sync.RWMutex
-	lists [][]votePosting // by word
-	gen   []uint8         // by doc: generation of the live document
-	live  []bool          // by doc
-	n     int             // live documents
-	dead  int             // postings of removed documents still in lists
-	total int
+	lists []voteList // by word
+	state []docState // by doc
+	n     int        // live documents
+	dirty int        // removed documents whose postings may remain
+	dead  int        // estimated postings of removed documents
+	total int        // postings, dead ones included
+	comp  bool       // a compaction is running
 }
+
+type voteList struct {
+	b    []byte
+	last uint32 // document of the last record: the next delta's base
+	n    int32  // records
+}
+
+type docState uint8
+
+const (
+	docFree  docState = iota // never used, or compacted away
+	docLive                  // indexed
+	docDirty                 // removed, postings may remain
+)
+
+// ErrDocInUse reports an Add of a document id that is indexed or whose
+// removed postings have not been compacted yet.
+var ErrDocInUse = errors.New("index: document id in use")
 
 // Signature is the part of a descriptor a posting keeps for the Hamming
-// check.
+// check. With 64-bit signatures only the first word is used.
 type Signature [2]uint64
-
-type votePosting struct {
-	sig Signature
-	doc uint32
-	geo uint8 // angle bin << 4 | octave
-	gen uint8
-}
 
 // VoteFeature is one descriptor of an indexed document.
 type VoteFeature struct {
@@ -85,12 +110,27 @@ const (
 	binsPerDoc = AngleBins * octaveBins
 )
 
-// NewVoteIndex returns an empty index over a vocabulary of the given size.
-func NewVoteIndex(words int) *VoteIndex {
-	ix := &VoteIndex{lists: make([][]votePosting, words)}
+// MaxVoteDoc bounds document ids: the vote table keys a (document, bin)
+// pair in 32 bits.
+const MaxVoteDoc = (1<<32-2)/binsPerDoc - 1
+
+// compactChunk is how many lists a compaction step rewrites under the lock.
+const compactChunk = 512
+
+// NewVoteIndex returns an empty index over a vocabulary of the given size
+// keeping sigBits (64 or 128) of each descriptor.
+func NewVoteIndex(words, sigBits int) *VoteIndex {
+	sw := 2
+	if sigBits <= 64 {
+		sw = 1
+	}
+	ix := &VoteIndex{lists: make([]voteList, words), sigWords: sw}
 	ix.pool.New = func() any { return new(voteScratch) }
 	return ix
 }
+
+// SigBits returns the signature length in bits.
+func (ix *VoteIndex) SigBits() int { return 64 * ix.sigWords }
 
 // Len returns the number of live documents.
 func (ix *VoteIndex) Len() int {
@@ -99,103 +139,189 @@ func (ix *VoteIndex) Len() int {
 	return ix.n
 }
 
-// Add indexes the features of doc, replacing it if present.
+// Postings returns the number of postings held, dead ones included.
+func (ix *VoteIndex) Postings() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.total
+}
+
+// Reusable reports whether doc may be added: it was never used, or it was
+// removed and compacted away.
+func (ix *VoteIndex) Reusable(doc uint32) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return int(doc) >= len(ix.state) || ix.state[doc] == docFree
+}
+
+// Add indexes the features of doc. The id must be unused (ErrDocInUse).
 func (ix *VoteIndex) Add(doc uint32, fs []VoteFeature) error {
-	if doc > MaxDoc {
-		return ErrWord
+	if doc > MaxVoteDoc {
+		return fmt.Errorf("index: add doc %d: id above %d", doc, MaxVoteDoc)
 	}
 	for _, f := range fs {
 		if int(f.Word) >= len(ix.lists) {
-			return ErrWord
+			return fmt.Errorf("index: add doc %d: %w: %d of %d", doc, ErrWord, f.Word, len(ix.lists))
 		}
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for int(doc) >= len(ix.live) {
-		ix.live = append(ix.live, false)
-		ix.gen = append(ix.gen, 0)
+	if int(doc) < len(ix.state) && ix.state[doc] != docFree {
+		return fmt.Errorf("index: add doc %d: %w", doc, ErrDocInUse)
 	}
-	if ix.live[doc] {
-		ix.removeLocked(doc)
+	for int(doc) >= len(ix.state) {
+		ix.state = append(ix.state, docFree)
 	}
-	g := ix.gen[doc]
 	for _, f := range fs {
-		ix.lists[f.Word] = append(ix.lists[f.Word], votePosting{
-			sig: f.Sig, doc: doc, gen: g, geo: f.Angle%AngleBins<<4 | f.Octave&15,
-		})
+		ix.lists[f.Word].append(doc, f.Angle%AngleBins<<4|f.Octave&15, f.Sig, ix.sigWords)
 	}
-	ix.live[doc] = true
+	ix.state[doc] = docLive
 	ix.n++
 	ix.total += len(fs)
 	return nil
 }
 
+func (l *voteList) append(doc uint32, geo uint8, sig Signature, sigWords int) {
+	d := int64(doc) - int64(l.last)
+	l.b = binary.AppendUvarint(l.b, uint64(d<<1)^uint64(d>>63))
+	l.b = append(l.b, geo)
+	l.b = binary.LittleEndian.AppendUint64(l.b, sig[0])
+	if sigWords == 2 {
+		l.b = binary.LittleEndian.AppendUint64(l.b, sig[1])
+	}
+	l.last = doc
+	l.n++
+}
+
 // Remove drops doc; it reports whether it was indexed. Its postings stay in
-// the lists, skipped by generation, until Compact.
+// the lists, skipped, until compacted.
 func (ix *VoteIndex) Remove(doc uint32) bool {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if int(doc) >= len(ix.live) || !ix.live[doc] {
+	if int(doc) >= len(ix.state) || ix.state[doc] != docLive {
+		ix.mu.Unlock()
 		return false
 	}
-	ix.removeLocked(doc)
+	ix.state[doc] = docDirty
+	ix.n--
+	ix.dirty++
+	// Exact dead counts would need a per-doc posting count; an estimate
+	// from the average is enough to decide when to compact.
+	ix.dead += ix.total / (ix.n + ix.dirty)
+	start := ix.dead > ix.total/4 && !ix.comp
+	if start {
+		ix.comp = true
+	}
+	ix.mu.Unlock()
+	if start {
+		ix.compact()
+	}
 	return true
 }
 
-func (ix *VoteIndex) removeLocked(doc uint32) {
-	ix.live[doc] = false
-	ix.gen[doc]++
-	ix.n--
-	// Exact dead counts would need a per-doc posting count; an upper bound
-	// from the average is enough to decide when to compact.
-	if ix.n > 0 {
-		ix.dead += ix.total / (ix.n + 1)
-	}
-	if ix.gen[doc] == 0 || ix.dead > ix.total/4 {
-		// A wrapped generation could revive stale postings: sweep now.
-		ix.compactLocked()
-	}
-}
-
-// Compact removes the postings of removed documents.
+// Compact drops the postings of removed documents, which become reusable.
 func (ix *VoteIndex) Compact() {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	ix.compactLocked()
-}
-
-func (ix *VoteIndex) compactLocked() {
-	total := 0
-	for w, ps := range ix.lists {
-		k := 0
-		for _, p := range ps {
-			if ix.live[p.doc] && ix.gen[p.doc] == p.gen {
-				ps[k] = p
-				k++
-			}
-		}
-		clear(ps[k:])
-		ix.lists[w] = ps[:k]
-		total += k
+	if ix.comp || ix.dirty == 0 {
+		ix.mu.Unlock()
+		return
 	}
-	ix.total, ix.dead = total, 0
+	ix.comp = true
+	ix.mu.Unlock()
+	ix.compact()
 }
 
-// Bytes approximates the heap held by postings.
+// compact rewrites the lists a chunk at a time. Documents removed while it
+// runs may keep postings in lists it has passed; they stay dirty.
+func (ix *VoteIndex) compact() {
+	ix.mu.Lock()
+	var gone []uint32
+	for d, s := range ix.state {
+		if s == docDirty {
+			gone = append(gone, uint32(d))
+		}
+	}
+	ix.mu.Unlock()
+	isGone := func(d uint32) bool { _, ok := slices.BinarySearch(gone, d); return ok }
+	removed := 0
+	for w0 := 0; w0 < len(ix.lists); w0 += compactChunk {
+		ix.mu.Lock()
+		for w := w0; w < min(w0+compactChunk, len(ix.lists)); w++ {
+			removed += ix.lists[w].filter(isGone, ix.sigWords)
+		}
+		ix.mu.Unlock()
+	}
+	ix.mu.Lock()
+	for _, d := range gone {
+		ix.state[d] = docFree
+	}
+	ix.dirty -= len(gone)
+	ix.total -= removed
+	ix.dead = max(0, ix.dead-removed)
+	if ix.dirty == 0 {
+		ix.dead = 0
+	}
+	ix.comp = false
+	ix.mu.Unlock()
+}
+
+// filter drops the records of documents gone reports; it returns how many.
+func (l *voteList) filter(gone func(uint32) bool, sigWords int) int {
+	if l.n == 0 {
+		return 0
+	}
+	rec := 1 + 8*sigWords
+	var out voteList
+	keep := false
+	for p, doc := 0, uint32(0); p < len(l.b); {
+		v, k := binary.Uvarint(l.b[p:])
+		doc = uint32(int64(doc) + (int64(v>>1) ^ -int64(v&1)))
+		p += k
+		if gone(doc) {
+			keep = true
+		} else {
+			d := int64(doc) - int64(out.last)
+			out.b = binary.AppendUvarint(out.b, uint64(d<<1)^uint64(d>>63))
+			out.b = append(out.b, l.b[p:p+rec]...)
+			out.last = doc
+			out.n++
+		}
+		p += rec
+	}
+	if !keep {
+		return 0
+	}
+	removed := int(l.n - out.n)
+	out.b = slices.Clip(out.b)
+	*l = out
+	return removed
+}
+
+// Bytes returns the heap held by postings.
 func (ix *VoteIndex) Bytes() int64 {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	b := int64(len(ix.lists)) * 24
-	for _, ps := range ix.lists {
-		b += int64(cap(ps)) * int64(unsafe.Sizeof(votePosting{}))
+	b := int64(len(ix.lists))*40 + int64(len(ix.state))
+	for i := range ix.lists {
+		b += int64(cap(ix.lists[i].b))
 	}
 	return b
+}
+
+// Trim releases the spare capacity lists keep for appends, after a bulk
+// load.
+func (ix *VoteIndex) Trim() {
+	for w0 := 0; w0 < len(ix.lists); w0 += compactChunk {
+		ix.mu.Lock()
+		for w := w0; w < min(w0+compactChunk, len(ix.lists)); w++ {
+			ix.lists[w].b = slices.Clip(ix.lists[w].b)
+		}
+		ix.mu.Unlock()
+	}
 }
 
 type voteScratch struct {
 	table   []voteSlot // open addressing, power of two
 	touched []uint32   // slots in use
-	best    []Candidate
 	hits    []voteHit
 	offs    []int32 // end of each query descriptor's hits
 	counts  []int32
@@ -211,8 +337,9 @@ type voteSlot struct {
 }
 
 type voteHit struct {
-	p    votePosting
-	dist int
+	doc  uint32
+	geo  uint8
+	dist uint8
 }
 
 // seenStamp marks a document as hit by the current query descriptor (stamp)
@@ -234,16 +361,18 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	checkGen := ix.dead > 0
-	maxList := max(minStopList, stopListFactor*ix.total/max(1, len(ix.lists)))
+	checkLive := ix.dirty > 0
+	maxList := int32(max(minStopList, stopListFactor*ix.total/max(1, len(ix.lists))))
+	rec := 1 + 8*ix.sigWords
+	two := ix.sigWords == 2
 	// First pass: the postings each query descriptor passes, one per
 	// document (its nearest there): repetitive texture would otherwise
 	// outvote the few distinctive matches of a small target. Words whose
 	// lists are far longer than average say little and cost most; they are
 	// skipped.
 	sc.hits, sc.offs = sc.hits[:0], sc.offs[:0]
-	if len(sc.seen) < len(ix.live) {
-		sc.seen = make([]seenStamp, len(ix.live)+len(ix.live)/4)
+	if len(sc.seen) < len(ix.state) {
+		sc.seen = make([]seenStamp, len(ix.state)+len(ix.state)/4)
 	}
 	for i := range q {
 		qd := &q[i]
@@ -253,25 +382,43 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 			sc.stamp = 1
 		}
 		for _, w := range qd.Words {
-			if int(w) >= len(ix.lists) || len(ix.lists[w]) > maxList {
+			if int(w) >= len(ix.lists) {
 				continue
 			}
-			for _, p := range ix.lists[w] {
-				d := bits.OnesCount64(p.sig[0]^qd.Sig[0]) + bits.OnesCount64(p.sig[1]^qd.Sig[1])
+			l := &ix.lists[w]
+			if l.n > maxList {
+				continue
+			}
+			b := l.b
+			doc := int64(0)
+			for p := 0; p < len(b); p += rec {
+				// Inline varint: deltas are almost always one byte.
+				v := uint64(b[p])
+				p++
+				if v >= 0x80 {
+					x, k := binary.Uvarint(b[p-1:])
+					v = x
+					p += k - 1
+				}
+				doc += int64(v>>1) ^ -int64(v&1)
+				d := bits.OnesCount64(binary.LittleEndian.Uint64(b[p+1:]) ^ qd.Sig[0])
+				if two {
+					d += bits.OnesCount64(binary.LittleEndian.Uint64(b[p+9:]) ^ qd.Sig[1])
+				}
 				if d > maxHam {
 					continue
 				}
-				if checkGen && (!ix.live[p.doc] || ix.gen[p.doc] != p.gen) {
+				if checkLive && ix.state[doc] != docLive {
 					continue
 				}
 				// One hit per document: keep the nearest posting.
-				if st := &sc.seen[p.doc]; st.stamp == sc.stamp {
-					if h := &sc.hits[st.pos]; d < h.dist {
-						*h = voteHit{p, d}
+				if st := &sc.seen[doc]; st.stamp == sc.stamp {
+					if h := &sc.hits[st.pos]; d < int(h.dist) {
+						h.geo, h.dist = b[p], uint8(d)
 					}
 				} else {
 					*st = seenStamp{sc.stamp, int32(len(sc.hits))}
-					sc.hits = append(sc.hits, voteHit{p, d})
+					sc.hits = append(sc.hits, voteHit{doc: uint32(doc), geo: b[p], dist: uint8(d)})
 				}
 			}
 		}
@@ -303,14 +450,14 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 				wt = float32(math.Sqrt(typical / n))
 			}
 			for _, h := range sc.hits[lo:hi] {
-				sc.vote(h.p, &q[i], wt)
+				sc.vote(h, &q[i], wt)
 			}
 		}
 		lo = hi
 	}
 	// Fullest bin per document.
-	if len(sc.docBest) < len(ix.live) {
-		sc.docBest = make([]float32, len(ix.live)+len(ix.live)/4)
+	if len(sc.docBest) < len(ix.state) {
+		sc.docBest = make([]float32, len(ix.state)+len(ix.state)/4)
 	}
 	sc.docs = sc.docs[:0]
 	for _, t := range sc.touched {
@@ -346,19 +493,18 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 
 // vote adds one to the four bins around the pair's orientation and scale
 // change.
-func (sc *voteScratch) vote(p votePosting, q *VoteQuery, wt float32) {
-	da := (int(p.geo>>4) - int(q.Angle) + 2*AngleBins) % AngleBins
-	do := int(p.geo&15) - int(q.Octave) + 16 // 1…31
+func (sc *voteScratch) vote(h voteHit, q *VoteQuery, wt float32) {
+	da := (int(h.geo>>4) - int(q.Angle) + 2*AngleBins) % AngleBins
+	do := int(h.geo&15) - int(q.Octave) + 16 // 1…31
 	a1 := (da + 1) % AngleBins
 	o0 := do / 2
 	o1 := min(o0+1, octaveBins-1)
-	base := p.doc * binsPerDoc
+	base := h.doc * binsPerDoc
 	sc.add(base+uint32(da*octaveBins+o0), wt)
 	sc.add(base+uint32(da*octaveBins+o1), wt)
 	sc.add(base+uint32(a1*octaveBins+o0), wt)
 	sc.add(base+uint32(a1*octaveBins+o1), wt)
 }
-
 func (sc *voteScratch) add(bin uint32, wt float32) {
 	key := bin + 1
 	if 2*len(sc.touched) >= len(sc.table) {

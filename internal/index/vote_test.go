@@ -1,6 +1,7 @@
 package index
 
 import (
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -34,19 +35,41 @@ func viewOf(r *rand.Rand, doc []VoteFeature, keep, clutter, words int, rot uint8
 }
 
 func TestVoteIndexFindsSmallView(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sigBits  int
+		maxHam   int
+		shuffled bool // documents added out of id order
+	}{
+		{"128-bit", 128, 20, false},
+		{"64-bit", 64, 10, false},
+		{"128-bit shuffled", 128, 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testFindsSmallView(t, tc.sigBits, tc.maxHam, tc.shuffled) })
+	}
+}
+
+func testFindsSmallView(t *testing.T, sigBits, maxHam int, shuffled bool) {
 	const words = 5000
 	r := rand.New(rand.NewPCG(1, 2))
-	ix := NewVoteIndex(words)
+	ix := NewVoteIndex(words, sigBits)
 	docs := make([][]VoteFeature, 300)
 	for d := range docs {
 		docs[d] = voteDoc(r, words, 500)
+	}
+	order := r.Perm(len(docs))
+	for i := range order {
+		d := i
+		if shuffled {
+			d = order[i]
+		}
 		if err := ix.Add(uint32(d), docs[d]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// 25 true matches among 1000 clutter descriptors.
 	q := viewOf(r, docs[123], 25, 1000, words, 5)
-	got := ix.Query(q, 20, 2, 5, nil)
+	got := ix.Query(q, maxHam, 2, 5, nil)
 	if len(got) == 0 || got[0].Doc != 123 {
 		t.Fatalf("top candidates %v, want doc 123 first", got)
 	}
@@ -55,7 +78,7 @@ func TestVoteIndexFindsSmallView(t *testing.T) {
 	}
 	// Pure clutter reaches nothing above a handful of votes.
 	noise := viewOf(r, docs[0], 0, 1000, words, 0)
-	for _, c := range ix.Query(noise, 20, 2, 5, nil) {
+	for _, c := range ix.Query(noise, maxHam, 2, 5, nil) {
 		if c.Score >= 6 {
 			t.Fatalf("clutter gave doc %d %.1f votes", c.Doc, c.Score)
 		}
@@ -64,22 +87,36 @@ func TestVoteIndexFindsSmallView(t *testing.T) {
 	if !ix.Remove(123) || ix.Remove(123) {
 		t.Fatal("Remove reports wrongly")
 	}
-	for _, c := range ix.Query(q, 20, 1, 300, nil) {
+	for _, c := range ix.Query(q, maxHam, 1, 300, nil) {
 		if c.Doc == 123 {
 			t.Fatal("removed document returned")
 		}
 	}
+	// Its id is not reusable until compaction has dropped its postings.
+	if err := ix.Add(123, docs[123]); !errors.Is(err, ErrDocInUse) {
+		t.Fatalf("re-adding an uncompacted id: %v, want ErrDocInUse", err)
+	}
+	if err := ix.Add(300, docs[123]); err != nil {
+		t.Fatal(err)
+	}
+	if got := ix.Query(q, maxHam, 2, 1, nil); len(got) != 1 || got[0].Doc != 300 {
+		t.Fatalf("re-added document not found: %v", got)
+	}
+	before := ix.Postings()
+	ix.Compact()
+	if got := ix.Postings(); got != before-500 {
+		t.Fatalf("compaction left %d postings, want %d", got, before-500)
+	}
+	if !ix.Reusable(123) || ix.Reusable(300) {
+		t.Fatal("Reusable wrong after compaction")
+	}
+	if got := ix.Query(q, maxHam, 2, 1, nil); len(got) != 1 || got[0].Doc != 300 {
+		t.Fatalf("after compaction: %v", got)
+	}
 	if err := ix.Add(123, docs[123]); err != nil {
 		t.Fatal(err)
 	}
-	if got := ix.Query(q, 20, 2, 1, nil); len(got) != 1 || got[0].Doc != 123 {
-		t.Fatalf("re-added document not found: %v", got)
-	}
-	ix.Compact()
-	if got := ix.Query(q, 20, 2, 1, nil); len(got) != 1 || got[0].Doc != 123 {
-		t.Fatalf("after compaction: %v", got)
-	}
-	if ix.Len() != 300 {
+	if ix.Len() != 301 {
 		t.Fatalf("Len = %d", ix.Len())
 	}
 }
@@ -87,7 +124,7 @@ func TestVoteIndexFindsSmallView(t *testing.T) {
 // TestVoteIndexBurst checks that one query descriptor matching many
 // postings of a repetitive document does not outvote a distinctive match.
 func TestVoteIndexBurst(t *testing.T) {
-	ix := NewVoteIndex(10)
+	ix := NewVoteIndex(10, 128)
 	var rep []VoteFeature
 	for range 200 {
 		rep = append(rep, VoteFeature{Word: 1, Angle: 0, Octave: 0})
@@ -111,7 +148,7 @@ func TestVoteIndexBurst(t *testing.T) {
 func TestVoteIndexConcurrent(t *testing.T) {
 	const words = 1000
 	r := rand.New(rand.NewPCG(3, 4))
-	ix := NewVoteIndex(words)
+	ix := NewVoteIndex(words, 128)
 	docs := make([][]VoteFeature, 50)
 	for d := range docs {
 		docs[d] = voteDoc(r, words, 200)
@@ -124,8 +161,12 @@ func TestVoteIndexConcurrent(t *testing.T) {
 		defer wg.Done()
 		for i := range 200 {
 			d := uint32(10 + i%40)
+			ix.Remove(uint32(len(docs) + i - 1))
 			ix.Remove(d)
-			ix.Add(d, docs[d])
+			if err := ix.Add(uint32(len(docs)+i), docs[d]); err != nil {
+				t.Error(err)
+				return
+			}
 		}
 	}()
 	go func() {
@@ -141,7 +182,7 @@ func TestVoteIndexConcurrent(t *testing.T) {
 }
 
 func TestVoteIndexRejectsBadWord(t *testing.T) {
-	ix := NewVoteIndex(4)
+	ix := NewVoteIndex(4, 128)
 	if err := ix.Add(0, []VoteFeature{{Word: 4}}); err == nil {
 		t.Fatal("word out of range accepted")
 	}
@@ -150,7 +191,7 @@ func TestVoteIndexRejectsBadWord(t *testing.T) {
 func BenchmarkVoteQuery10k(b *testing.B) {
 	const words = 100000
 	r := rand.New(rand.NewPCG(5, 6))
-	ix := NewVoteIndex(words)
+	ix := NewVoteIndex(words, 128)
 	var d0 []VoteFeature
 	for d := range 10000 {
 		fs := voteDoc(r, words, 1500)
