@@ -172,11 +172,12 @@ type Result struct {
 // the feature file (ref). Only active and doc change after Add, under the
 // engine's lock; searches use the rest without it.
 type entry struct {
-	id     string
-	doc    uint32
-	mem    *loaded
-	ref    blobfile.Ref
-	active bool
+	id      string
+	doc     uint32
+	mem     *loaded
+	ref     blobfile.Ref
+	active  bool
+	version uint64
 }
 
 // Engine holds the targets of one database.
@@ -214,8 +215,11 @@ type searchScratch struct {
 	winGroups     []winGroup
 }
 
-// New returns an empty engine.
-func New(cfg Config) (*Engine, error) {
+// New returns an empty engine. A feature file, if configured, starts empty.
+func New(cfg Config) (*Engine, error) { return newEngine(cfg, 0) }
+
+// newEngine opens the feature file cut to truncate bytes (-1: as it is).
+func newEngine(cfg Config, truncate int64) (*Engine, error) {
 	cfg = cfg.withDefaults()
 	v := cfg.Vocabulary
 	if v == nil {
@@ -236,7 +240,7 @@ func New(cfg Config) (*Engine, error) {
 		byID:   map[string]*entry{},
 	}
 	if cfg.FeatureFile != "" {
-		f, err := blobfile.Open(cfg.FeatureFile, 0)
+		f, err := blobfile.Open(cfg.FeatureFile, truncate)
 		if err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
@@ -303,13 +307,15 @@ func (e *Engine) lookup(ds []feature.Descriptor, qz *quantised) {
 }
 
 // Add indexes a prepared target under id, replacing any target with that id.
-func (e *Engine) Add(id string, t *Target, active bool) error {
+func (e *Engine) Add(id string, t *Target, active bool) error { return e.add(id, t, active, 0) }
+
+func (e *Engine) add(id string, t *Target, active bool, version uint64) error {
 	if t == nil || t.Features == nil || len(t.Features.Descriptors) != len(t.Features.Keypoints) {
 		return fmt.Errorf("engine: add %q: malformed target", id)
 	}
 	var qz quantised
 	e.lookup(t.Features.Descriptors, &qz)
-	en := &entry{id: id, active: active}
+	en := &entry{id: id, active: active, version: version}
 	var votes []index.VoteFeature
 	if e.spill != nil {
 		ref, err := e.spill.put(encodeSpill(t.Features, t.Thumb, &qz))

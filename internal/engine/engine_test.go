@@ -6,11 +6,13 @@ import (
 	"errors"
 	"github.com/opencrs/opencrs/internal/blobfile"
 	"image"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -336,6 +338,84 @@ func BenchmarkPrepareTarget(b *testing.B) {
 	for b.Loop() {
 		if _, err := e.Prepare(context.Background(), img); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestSnapshotRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{FeatureFile: filepath.Join(dir, "features")}
+	snap := filepath.Join(dir, "snapshot")
+	e := newFixtureEngineWith(t, cfg)
+	if err := e.SetActive("targets/b.jpg", false); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := e.Prepare(context.Background(), loadImage(t, "targets/a.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddVersion("targets/a.jpg", tg, true, 42); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.WriteSnapshot(snap); err != nil {
+		t.Fatal(err)
+	}
+	// Written after the snapshot: must be gone after Open, and its record
+	// cut from the feature file.
+	if err := e.Add("late", tg, true); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+
+	r, err := Open(cfg, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want := map[string]TargetState{
+		"targets/a.jpg": {Active: true, Version: 42},
+		"targets/b.jpg": {Active: false},
+		"targets/c.jpg": {Active: true},
+	}
+	if got := r.Versions(); !maps.Equal(got, want) {
+		t.Fatalf("restored %v, want %v", got, want)
+	}
+	res, err := r.Search(context.Background(), loadImage(t, "queries/a_warped.jpg"), 1)
+	if err != nil || len(res) != 1 || res[0].ID != "targets/a.jpg" {
+		t.Fatalf("search after restore: %v %v", res, err)
+	}
+	// The restored engine keeps working: reactivation, new targets.
+	if err := r.SetActive("targets/b.jpg", true); err != nil {
+		t.Fatal(err)
+	}
+	res, err = r.Search(context.Background(), loadImage(t, "queries/b_warped.jpg"), 1)
+	if err != nil || len(res) != 1 || res[0].ID != "targets/b.jpg" {
+		t.Fatalf("search for reactivated target: %v %v", res, err)
+	}
+	if err := r.Add("new", tg, false); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another configuration, or a damaged file, is refused.
+	other := cfg
+	other.VoteSigBits = 128
+	other.VoteHamming = 18
+	if _, err := Open(other, snap); !errors.Is(err, ErrSnapshot) {
+		t.Fatalf("other signature size: %v, want ErrSnapshot", err)
+	}
+	raw, err := os.ReadFile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []int{20, len(raw) / 2, len(raw) - 2} {
+		bad := slices.Clone(raw)
+		bad[at] ^= 1
+		p := filepath.Join(dir, "bad")
+		if err := os.WriteFile(p, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(cfg, p); !errors.Is(err, ErrSnapshot) {
+			t.Fatalf("byte %d flipped: %v, want ErrSnapshot", at, err)
 		}
 	}
 }

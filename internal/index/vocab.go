@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/fnv"
 	"io"
 	"math"
 
@@ -90,6 +91,23 @@ func newVocabulary(branching, depth int, nchild []uint8, centroids []feature.Des
 	}
 	v.idf = idf
 	return v, nil
+}
+
+// Fingerprint identifies the vocabulary's tree: files built over one
+// vocabulary (an engine snapshot) are refused with another.
+func (v *Vocabulary) Fingerprint() uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	for i := range v.nodes {
+		nd := &v.nodes[i]
+		for _, w := range v.centroids[i] {
+			binary.LittleEndian.PutUint64(b[:], w)
+			h.Write(b[:])
+		}
+		binary.LittleEndian.PutUint64(b[:], uint64(nd.n)<<32|uint64(nd.word))
+		h.Write(b[:])
+	}
+	return h.Sum64()
 }
 
 // Words returns the number of words (leaves); word ids are 0 … Words()-1.
