@@ -83,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	skew := fs.Duration("skew", skewDef, "accepted client clock skew (env OPENCRS_SKEW)")
 	searchTimeout := fs.Duration("search-timeout", timeoutDef, "search deadline, 408/19 beyond (env OPENCRS_SEARCH_TIMEOUT)")
 	maxBody := fs.Int64("max-body", int64(bodyDef), "request body limit in bytes, 413/422 beyond (env OPENCRS_MAX_BODY)")
+	inRAM := fs.Bool("features-in-ram", false, "keep every target's verification features in RAM instead of DATA/engines (small databases only; restarts re-index everything)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -114,8 +115,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("writing admin token: %w", err)
 	}
 
+	engineDir := filepath.Join(*data, "engines")
+	if *inRAM {
+		engineDir = ""
+	}
 	svc, err := api.New(ctx, api.Config{Store: st, Logger: log, AdminToken: string(token),
-		Skew: *skew, SearchTimeout: *searchTimeout, MaxBody: *maxBody})
+		Skew: *skew, SearchTimeout: *searchTimeout, MaxBody: *maxBody, EngineDir: engineDir})
 	if err != nil {
 		return err
 	}

@@ -188,15 +188,60 @@ func TestRestartAfterKill9(t *testing.T) {
 	if !strings.Contains(s2.stderr.String(), `"msg":"targets loaded","targets":4`) {
 		t.Errorf("load not logged with its count:\n%s", s2.stderr)
 	}
+	if !strings.Contains(s2.stderr.String(), `"msg":"engine snapshot written"`) {
+		t.Errorf("no snapshot after the first full load:\n%s", s2.stderr)
+	}
 
-	// SIGTERM: graceful, exit 0, store released for the offline CLI.
-	if err := s2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	// Writes after that snapshot, then kill -9 again: the third start
+	// restores the snapshot and must replay them from the store.
+	if _, err := c2.DeleteTarget(ctx, ids[4]); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-s2.exited; err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, s2.stderr)
+	delete(ids, 4)
+	tg, err := c2.CreateTarget(ctx, crsclient.TargetInput{Image: apitest.TextureJPEG(5), Name: "t5"})
+	if err != nil {
+		t.Fatal(err)
 	}
+	ids[5] = tg.TargetID
+	if _, err := c2.UpdateTarget(ctx, ids[1], crsclient.TargetUpdate{Active: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s2.exited
 	s2.exited <- nil
+
+	s3 := startServer(t, bin, data)
+	if !strings.Contains(s3.stderr.String(), `"msg":"engine restored from snapshot"`) ||
+		!strings.Contains(s3.stderr.String(), `"replayed":3`) {
+		t.Errorf("third start did not restore the snapshot and replay 3 changes:\n%s", s3.stderr)
+	}
+	c3 := client(s3)
+	for seed, id := range ids {
+		res, err := c3.Search(ctx, apitest.TextureJPEG(seed), crsclient.SearchOptions{})
+		if seed == 1 {
+			if !errors.Is(err, crsclient.ErrNoMatch) {
+				t.Fatalf("deactivated target after restore: %+v, %v", res, err)
+			}
+			continue
+		}
+		if err != nil || res.Target.TargetID != id {
+			t.Fatalf("search for %s after restore: %+v, %v", id, res, err)
+		}
+	}
+	if _, err := c3.Search(ctx, apitest.TextureJPEG(4), crsclient.SearchOptions{}); !errors.Is(err, crsclient.ErrNoMatch) {
+		t.Fatalf("deleted target after restore: %v, want no match", err)
+	}
+
+	// SIGTERM: graceful, exit 0, store released for the offline CLI.
+	if err := s3.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-s3.exited; err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, s3.stderr)
+	}
+	s3.exited <- nil
 	out.Reset()
 	if code := run(ctx, []string{"key", "create", "--data", data, "--app", created["appId"], "--perm", "READ", "--json"}, &out, &errb); code != 0 {
 		t.Fatalf("offline key create: %s", errb.String())
@@ -291,3 +336,5 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	cli(t, 0, "app", "list", "--data", data)
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/opencrs/opencrs/internal/store"
@@ -197,7 +199,18 @@ func (s *Service) adminDeleteApp(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.engines.drop(id)
+	if ae := s.engines.drop(id); ae != nil {
+		if p, ok := ae.rec.(persistent); ok {
+			if err := p.Close(); err != nil {
+				s.log.Error("closing deleted database's engine", "appId", id, "err", err)
+			}
+		}
+	}
+	if s.cfg.EngineDir != "" {
+		if err := os.RemoveAll(filepath.Join(s.cfg.EngineDir, id)); err != nil {
+			s.log.Error("removing deleted database's engine files", "appId", id, "err", err)
+		}
+	}
 	s.limiter.drop(id)
 	return map[string]any{"deleted": id}, nil
 }

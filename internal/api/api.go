@@ -7,6 +7,7 @@
 package api
 
 import (
+	"maps"
 	"context"
 	"errors"
 	"fmt"
@@ -78,8 +79,17 @@ type Config struct {
 	// empty disables the admin API.
 	AdminToken string
 	// NewRecognizer makes the engine of one database; nil uses engine.New
-	// with the embedded vocabulary, decoded once and shared.
-	NewRecognizer func() (Recognizer, error)
+	// with the embedded vocabulary, decoded once and shared, and, with
+	// EngineDir, a feature file and snapshots per database.
+	NewRecognizer func(appID string) (Recognizer, error)
+	// EngineDir, when set, is where each database's engine keeps its
+	// verification features (out of RAM) and index snapshots, under a
+	// folder named after the database. Load then restores the snapshot and
+	// replays only what the store changed since, instead of re-indexing
+	// every target. Snapshots are written every SnapshotEvery (default 5
+	// minutes) when something changed, after Load, and on Close.
+	EngineDir     string
+	SnapshotEvery time.Duration
 
 	MaxBody       int64         // request body limit, default 8 MiB (413/422)
 	MaxImage      int           // decoded image bytes, default 2 MiB (422)
@@ -117,6 +127,7 @@ type Service struct {
 
 	stopFlush chan struct{}
 	flushDone chan struct{}
+	snapDone  chan struct{}
 	closeOnce sync.Once
 }
 
@@ -129,11 +140,17 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.NewRecognizer == nil && cfg.EngineDir != "" {
+		cfg.NewRecognizer = diskRecognizers(cfg.EngineDir, cfg.Logger)
+	}
+	if cfg.SnapshotEvery <= 0 {
+		cfg.SnapshotEvery = DefaultSnapshotEvery
+	}
 	if cfg.NewRecognizer == nil {
 		// One decoded vocabulary for every database's engine: it is large
 		// and read-only.
 		vocab := sync.OnceValues(index.DefaultVocabulary)
-		cfg.NewRecognizer = func() (Recognizer, error) {
+		cfg.NewRecognizer = func(string) (Recognizer, error) {
 			v, err := vocab()
 			if err != nil {
 				return nil, err
@@ -184,20 +201,37 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		metrics:   newMetrics(),
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
+		snapDone:  make(chan struct{}),
 	}
 	s.verifier = &auth.Verifier{Keys: keys{cfg.Store}, Tokens: signer, Skew: cfg.Skew, Now: cfg.Now}
 	s.mgmt = s.managementRoutes()
 	s.reco = s.recognitionRoutes()
 	go s.flushLoop()
+	if cfg.EngineDir != "" {
+		go s.snapshotLoop()
+	} else {
+		close(s.snapDone)
+	}
 	return s, nil
 }
 
-// Close persists pending usage counters and stops background work. It does
-// not close the store, which the caller owns.
+// Close persists pending usage counters, snapshots engines with changes,
+// closes their files and stops background work. It does not close the
+// store, which the caller owns.
 func (s *Service) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() { close(s.stopFlush) })
 	<-s.flushDone
-	return s.usage.Flush(ctx)
+	<-s.snapDone
+	err := s.usage.Flush(ctx)
+	if s.cfg.EngineDir != "" {
+		err = errors.Join(err, s.Snapshot(false))
+	}
+	for _, ae := range s.engines.all() {
+		if p, ok := ae.rec.(persistent); ok {
+			err = errors.Join(err, p.Close())
+		}
+	}
+	return err
 }
 
 func (s *Service) flushLoop() {
@@ -217,26 +251,45 @@ func (s *Service) flushLoop() {
 }
 
 // Load builds every database's engine from the stored features (never
-// re-extracting) and returns the number of targets loaded. Features are read
-// page by page and indexed by a pool of workers, since indexing (quantising
-// descriptors) is the costly part and the engine runs it outside its lock. A
-// target whose features cannot be decoded is logged and skipped, so one bad
-// record cannot keep the service down; a store failure stops the load.
+// re-extracting) and returns the number of targets loaded. An engine
+// restored from a snapshot (Config.EngineDir) is only reconciled with the
+// store: what changed since the snapshot is replayed. Otherwise features
+// are read page by page and indexed by a pool of workers, since indexing
+// (quantising descriptors) is the costly part and the engine runs it outside
+// its lock. A target whose features cannot be decoded is logged and skipped,
+// so one bad record cannot keep the service down; a store failure stops the
+// load.
 func (s *Service) Load(ctx context.Context) (int, error) {
 	apps, err := s.store.Apps(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("api: load: %w", err)
 	}
+	var bulk []store.App
+	for _, a := range apps {
+		ae, err := s.engines.get(a.ID)
+		if err != nil {
+			return 0, fmt.Errorf("api: load %s: %w", a.ID, err)
+		}
+		p, ok := ae.rec.(persistent)
+		if !ok || ae.rec.Len() == 0 {
+			bulk = append(bulk, a)
+			continue
+		}
+		start := time.Now()
+		n, err := s.reconcile(ctx, a.ID, ae, p)
+		ae.changes.Add(int64(n))
+		if err != nil {
+			return 0, err
+		}
+		s.log.Info("engine restored from snapshot", "appId", a.ID, "targets", ae.rec.Len(), "replayed", n, "took", time.Since(start).Round(time.Millisecond))
+	}
 	type job struct {
 		appID string
-		rec   Recognizer
+		ae    *appEngine
 		f     store.Features
 	}
 	jobs := make(chan job, 2*loadPage)
-	var (
-		loaded atomic.Int64
-		wg     sync.WaitGroup
-	)
+	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
@@ -247,17 +300,17 @@ func (s *Service) Load(ctx context.Context) (int, error) {
 					s.log.Error("skipping target with corrupt features", "appId", j.appID, "targetId", j.f.ID, "err", err)
 					continue
 				}
-				if err := j.rec.Add(j.f.ID, &t, j.f.Active); err != nil {
+				if err := addTarget(j.ae.rec, j.f.ID, &t, j.f.Active, j.f.Modified); err != nil {
 					s.log.Error("skipping target the engine refused", "appId", j.appID, "targetId", j.f.ID, "err", err)
 					continue
 				}
-				loaded.Add(1)
+				j.ae.changes.Add(1)
 			}
 		}()
 	}
-	err = s.produce(ctx, apps, func(appID string, rec Recognizer, f store.Features) error {
+	err = s.produce(ctx, bulk, func(appID string, ae *appEngine, f store.Features) error {
 		select {
-		case jobs <- job{appID, rec, f}:
+		case jobs <- job{appID, ae, f}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -265,13 +318,25 @@ func (s *Service) Load(ctx context.Context) (int, error) {
 	})
 	close(jobs)
 	wg.Wait()
-	return int(loaded.Load()), err
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, n := range s.engines.sizes() {
+		total += n
+	}
+	if s.cfg.EngineDir != "" {
+		if err := s.Snapshot(false); err != nil {
+			s.log.Error("snapshot after load failed", "err", err)
+		}
+	}
+	return total, nil
 }
 
 const loadPage = 256
 
 // produce pages through every database's stored features.
-func (s *Service) produce(ctx context.Context, apps []store.App, emit func(string, Recognizer, store.Features) error) error {
+func (s *Service) produce(ctx context.Context, apps []store.App, emit func(string, *appEngine, store.Features) error) error {
 	for _, a := range apps {
 		ae, err := s.engines.get(a.ID)
 		if err != nil {
@@ -283,7 +348,7 @@ func (s *Service) produce(ctx context.Context, apps []store.App, emit func(strin
 				return fmt.Errorf("api: load %s: %w", a.ID, err)
 			}
 			for _, f := range page {
-				if err := emit(a.ID, ae.rec, f); err != nil {
+				if err := emit(a.ID, ae, f); err != nil {
 					return fmt.Errorf("api: load %s: %w", a.ID, err)
 				}
 			}
@@ -346,7 +411,7 @@ func toAuthPerm(p store.Perm) auth.Perm {
 
 // engines holds one Recognizer per database, created on first use.
 type engines struct {
-	newRec func() (Recognizer, error)
+	newRec func(appID string) (Recognizer, error)
 	mu     sync.RWMutex
 	m      map[string]*appEngine
 }
@@ -358,9 +423,11 @@ type engines struct {
 type appEngine struct {
 	rec   Recognizer
 	write sync.Mutex
+	// changes counts writes since the last snapshot.
+	changes atomic.Int64
 }
 
-func newEngines(newRec func() (Recognizer, error)) *engines {
+func newEngines(newRec func(string) (Recognizer, error)) *engines {
 	return &engines{newRec: newRec, m: map[string]*appEngine{}}
 }
 
@@ -376,7 +443,7 @@ func (e *engines) get(appID string) (*appEngine, error) {
 	if ae = e.m[appID]; ae != nil {
 		return ae, nil
 	}
-	rec, err := e.newRec()
+	rec, err := e.newRec(appID)
 	if err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
@@ -395,8 +462,18 @@ func (e *engines) sizes() map[string]int {
 	return out
 }
 
-func (e *engines) drop(appID string) {
+// all returns the engines created so far.
+func (e *engines) all() map[string]*appEngine {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return maps.Clone(e.m)
+}
+
+// drop forgets a deleted database's engine and returns it (nil if none).
+func (e *engines) drop(appID string) *appEngine {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	ae := e.m[appID]
 	delete(e.m, appID)
-	e.mu.Unlock()
+	return ae
 }

@@ -954,7 +954,7 @@ func TestFaults(t *testing.T) {
 func TestPanicIs500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *api.Config) {
-		c.NewRecognizer = func() (api.Recognizer, error) { return panickingRecognizer{}, nil }
+		c.NewRecognizer = func(string) (api.Recognizer, error) { return panickingRecognizer{}, nil }
 	})
 	r := e.m("POST", "/grade/detection", e.apiKeyCred(), map[string]any{"image": textureB64(t, 91)})
 	e.expect(r, 500, 500)
@@ -985,7 +985,7 @@ func TestLoadUsesStoredFeatures(t *testing.T) {
 
 	var prepares atomic.Int64
 	ctx := context.Background()
-	svc, err := api.New(ctx, api.Config{Store: e.store, Now: e.clock.Now, NewRecognizer: func() (api.Recognizer, error) {
+	svc, err := api.New(ctx, api.Config{Store: e.store, Now: e.clock.Now, NewRecognizer: func(string) (api.Recognizer, error) {
 		rec, err := engine.New(engine.Config{})
 		return countingRecognizer{rec, &prepares}, err
 	}})
@@ -1019,7 +1019,7 @@ func (stuckRecognizer) SetActive(string, bool) error { return errors.New("index 
 func TestActivationFailureIs424AndRolledBack(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *api.Config) {
-		c.NewRecognizer = func() (api.Recognizer, error) {
+		c.NewRecognizer = func(string) (api.Recognizer, error) {
 			rec, err := engine.New(engine.Config{})
 			return stuckRecognizer{rec}, err
 		}
@@ -1051,7 +1051,7 @@ func TestImageUpdateFailureIsRolledBack(t *testing.T) {
 	t.Parallel()
 	var failNext atomic.Bool
 	e := newEnv(t, func(c *api.Config) {
-		c.NewRecognizer = func() (api.Recognizer, error) {
+		c.NewRecognizer = func(string) (api.Recognizer, error) {
 			rec, err := engine.New(engine.Config{})
 			return flakyRecognizer{rec, &failNext}, err
 		}

@@ -290,7 +290,8 @@ func (s *Service) createTarget(ctx context.Context, c *call) (any, error) {
 	case err != nil:
 		return nil, business(417, msgAddFailed, err)
 	}
-	if err := ae.rec.Add(t.ID, p.target, t.Active); err != nil {
+	ae.changes.Add(1)
+	if err := addTarget(ae.rec, t.ID, p.target, t.Active, t.Modified); err != nil {
 		// Keep store and engine in agreement: what is not searchable is not kept.
 		if _, derr := s.store.DeleteTarget(context.WithoutCancel(ctx), app.ID, t.ID); derr != nil {
 			s.log.Error("rollback of unindexed target failed", "appId", app.ID, "targetId", t.ID, "err", derr)
@@ -393,8 +394,9 @@ func (s *Service) updateTarget(ctx context.Context, c *call) (any, error) {
 	case err != nil:
 		return nil, business(417, msgAddFailed, err)
 	}
+	ae.changes.Add(1)
 	if p != nil {
-		err = ae.rec.Add(id, p.target, t.Active)
+		err = addTarget(ae.rec, id, p.target, t.Active, t.Modified)
 	} else if t.Active != old.Active {
 		err = ae.rec.SetActive(id, t.Active)
 	}
@@ -431,7 +433,7 @@ func (s *Service) rollbackUpdate(ctx context.Context, appID string, rec Recogniz
 	var t engine.Target
 	err := t.UnmarshalBinary(oldBlobs.Features)
 	if err == nil {
-		err = rec.Add(old.ID, &t, old.Active)
+		err = addTarget(rec, old.ID, &t, old.Active, old.Modified)
 	}
 	if err != nil {
 		s.log.Error("rollback of target features failed", "appId", appID, "targetId", old.ID, "err", err)
@@ -463,6 +465,7 @@ func (s *Service) remove(ctx context.Context, appID string, ae *appEngine, id st
 		return t, business(420, msgDeleteFailed, err)
 	}
 	ae.rec.Remove(id)
+	ae.changes.Add(1)
 	return t, nil
 }
 

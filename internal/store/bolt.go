@@ -691,7 +691,7 @@ func (s *Bolt) LoadFeatures(ctx context.Context, appID, after string, limit int)
 			if err := getJSON(tb, k, &t); err != nil {
 				return fmt.Errorf("features of %s: %w", k, err)
 			}
-			out = append(out, Features{ID: string(k), Active: t.Active, Features: bytes.Clone(v)})
+			out = append(out, Features{ID: string(k), Active: t.Active, Modified: t.Modified, Features: bytes.Clone(v)})
 		}
 		return nil
 	})

@@ -152,6 +152,7 @@ type Counts struct {
 type Features struct {
 	ID       string
 	Active   bool
+	Modified int64 // Target.Modified
 	Features []byte
 }
 
