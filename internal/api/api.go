@@ -7,12 +7,12 @@
 package api
 
 import (
-	"maps"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"log/slog"
+	"maps"
 	"runtime"
 	"sync"
 	"sync/atomic"
