@@ -325,6 +325,13 @@ func (s *Service) Load(ctx context.Context) (int, error) {
 	for _, n := range s.engines.sizes() {
 		total += n
 	}
+	for _, a := range bulk {
+		if ae, err := s.engines.get(a.ID); err == nil {
+			if t, ok := ae.rec.(interface{ Trim() }); ok {
+				t.Trim()
+			}
+		}
+	}
 	if s.cfg.EngineDir != "" {
 		if err := s.Snapshot(false); err != nil {
 			s.log.Error("snapshot after load failed", "err", err)

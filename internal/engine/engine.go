@@ -76,7 +76,7 @@ type Config struct {
 	// the descriptor. 64 bits halve the index (about 10 bytes a posting
 	// instead of 18), which is what lets 100k targets fit in a few GB, for
 	// a few points of recall on hard views (docs/BENCHMARKS.md); VoteHamming
-	// must suit it (about 9 for 64, 18 for 128).
+	// must suit it (about 10 for 64, 18 for 128).
 	VoteSigBits int
 	// BucketLevel is the vocabulary level whose nodes bound descriptor
 	// matching when reranking; VerifyLevel, coarser, bounds it for the
@@ -119,7 +119,7 @@ func DefaultConfig() Config {
 		Match:          verify.MatchOptions{Ratio: 0.9, CrossCheck: true},
 		VoteWords:      4,
 		VoteSlack:      8,
-		VoteHamming:    9,
+		VoteHamming:    10,
 		VoteSigBits:    64,
 		VoteMin:        2,
 		FeatureCache:   256,
@@ -473,6 +473,14 @@ func (e *Engine) SetActive(id string, active bool) error {
 	}
 	en.active = true
 	return nil
+}
+
+// Trim releases memory the index keeps for appends: call it after a bulk
+// load.
+func (e *Engine) Trim() {
+	if !e.cfg.BagOfWords {
+		e.votes.Trim()
+	}
 }
 
 // Len returns the number of targets held, active or not.

@@ -291,7 +291,7 @@ func (l *voteList) filter(gone func(uint32) bool, sigWords int) int {
 		return 0
 	}
 	removed := int(l.n - out.n)
-	out.b = slices.Clip(out.b)
+	out.b = slices.Clone(out.b)
 	*l = out
 	return removed
 }
@@ -307,13 +307,16 @@ func (ix *VoteIndex) Bytes() int64 {
 	return b
 }
 
-// Trim releases the spare capacity lists keep for appends, after a bulk
-// load.
+// Trim gives back the spare capacity that appends leave in the lists (up
+// to a quarter of them), copying each list whose slack exceeds an eighth
+// into an exact-size one. Call it after a bulk load.
 func (ix *VoteIndex) Trim() {
 	for w0 := 0; w0 < len(ix.lists); w0 += compactChunk {
 		ix.mu.Lock()
 		for w := w0; w < min(w0+compactChunk, len(ix.lists)); w++ {
-			ix.lists[w].b = slices.Clip(ix.lists[w].b)
+			if l := &ix.lists[w]; cap(l.b)-len(l.b) > len(l.b)/8 {
+				l.b = slices.Clone(l.b)
+			}
 		}
 		ix.mu.Unlock()
 	}
