@@ -419,3 +419,31 @@ func TestSnapshotRestart(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoadFromFile is the cost a search pays per candidate whose
+// features live in the feature file (page cache warm, engine cache cold).
+func BenchmarkLoadFromFile(b *testing.B) {
+	e, err := New(Config{FeatureFile: filepath.Join(b.TempDir(), "features"), FeatureCache: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	var names []string
+	for _, name := range []string{"targets/a.jpg", "targets/b.jpg"} {
+		tg, err := e.Prepare(context.Background(), loadImage(b, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Add(name, tg, true); err != nil {
+			b.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	ens := []*entry{e.byID[names[0]], e.byID[names[1]]}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := e.load(ens[i%2]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
