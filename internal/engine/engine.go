@@ -78,6 +78,12 @@ type Config struct {
 	// a few points of recall on hard views (docs/BENCHMARKS.md); VoteHamming
 	// must suit it (about 10 for 64, 18 for 128).
 	VoteSigBits int
+	// VoteMaxPostings, when positive, indexes at most that many of a
+	// target's descriptors (evenly over its feature list, so every pyramid
+	// level keeps its share); verification still uses all of them. It
+	// trades recall of small, blurred views for index memory, which is
+	// what bounds a database of a million targets (docs/CAPACITY.md).
+	VoteMaxPostings int
 	// BucketLevel is the vocabulary level whose nodes bound descriptor
 	// matching when reranking; VerifyLevel, coarser, bounds it for the
 	// candidates verified, where finding every true match matters more.
@@ -362,10 +368,15 @@ func (e *Engine) place(en *entry) {
 
 // voteFeatures turns features and their words into vote index postings.
 func (e *Engine) voteFeatures(fs *feature.Set, words []uint32) []index.VoteFeature {
-	out := make([]index.VoteFeature, len(words))
-	for i, w := range words {
+	n := len(words)
+	if m := e.cfg.VoteMaxPostings; m > 0 && n > m {
+		n = m
+	}
+	out := make([]index.VoteFeature, n)
+	for j := range out {
+		i := j * len(words) / n
 		k := &fs.Keypoints[i]
-		out[i] = index.VoteFeature{Word: w, Sig: index.Signature{fs.Descriptors[i][0], fs.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave}
+		out[j] = index.VoteFeature{Word: words[i], Sig: index.Signature{fs.Descriptors[i][0], fs.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave}
 	}
 	return out
 }

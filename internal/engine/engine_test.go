@@ -447,3 +447,29 @@ func BenchmarkLoadFromFile(b *testing.B) {
 		}
 	}
 }
+
+func TestSimulatedTargetsAndPostingCap(t *testing.T) {
+	e := newFixtureEngineWith(t, Config{VoteMaxPostings: 300})
+	if got := e.votes.Postings(); got != 3*300 {
+		t.Fatalf("%d postings for 3 targets capped at 300", got)
+	}
+	tg, err := e.Prepare(context.Background(), loadImage(t, "targets/a.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A simulated twin of a verified with b's features: it is retrieved
+	// like a, but cannot verify, so a still wins.
+	if err := e.AddSimulated("sim", tg, "targets/b.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddSimulated("sim2", tg, "missing"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("simulated target like a missing one: %v", err)
+	}
+	if e.Len() != 4 {
+		t.Fatalf("Len = %d, want 4", e.Len())
+	}
+	res, err := e.Search(context.Background(), loadImage(t, "queries/a_warped.jpg"), 5)
+	if err != nil || len(res) != 1 || res[0].ID != "targets/a.jpg" {
+		t.Fatalf("search with a simulated twin: %+v %v", res, err)
+	}
+}

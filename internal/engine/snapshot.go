@@ -144,6 +144,7 @@ func (e *Engine) snapHeader() []byte {
 	b = binary.AppendUvarint(b, uint64(e.cfg.VoteSigBits))
 	b = binary.AppendUvarint(b, uint64(e.cfg.BucketLevel))
 	b = binary.AppendUvarint(b, uint64(e.cfg.VerifyLevel))
+	b = binary.AppendUvarint(b, uint64(max(0, e.cfg.VoteMaxPostings)))
 	return b
 }
 
