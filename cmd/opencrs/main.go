@@ -22,18 +22,20 @@ type command struct {
 // commands lists every subcommand. Add a line here when adding a file.
 func commands() map[string]command {
 	return map[string]command{
-		"serve":     {"run the service (management and recognition listeners)", runServe},
-		"app":       {"manage databases: create, list, delete, limits, usage", runApp},
-		"key":       {"manage API keys: create, list, revoke", runKey},
-		"vocab":     {"train the visual vocabulary", runVocab},
-		"target":    {"manage targets on a server: add, get, list, update, delete, count, import", runTarget},
-		"search":    {"recognise an image (recognition server)", runSearch},
-		"grade":     {"grade an image as a target", runGrade},
-		"similar":   {"list targets similar to an image", runSimilar},
-		"eval":      {"measure recognition on a labelled data set", runEval},
-		"devset":    {"synthesise a labelled development set from the training pool", runDevset},
-		"calibrate": {"fit the engine score on a development set", runCalibrate},
-		"bench":     {"load a running server with signed searches; latency and throughput", runBench},
+		"serve":       {"run the service (management and recognition listeners)", runServe},
+		"app":         {"manage databases: create, list, delete, limits, usage", runApp},
+		"key":         {"manage API keys: create, list, revoke", runKey},
+		"vocab":       {"train the visual vocabulary", runVocab},
+		"target":      {"manage targets on a server: add, get, list, update, delete, count, import", runTarget},
+		"index":       {"build: load a folder of images into a stopped server's data directory (offline bulk load)", runIndex},
+		"search":      {"recognise an image (recognition server)", runSearch},
+		"grade":       {"grade an image as a target", runGrade},
+		"similar":     {"list targets similar to an image", runSimilar},
+		"eval":        {"measure recognition on a labelled data set", runEval},
+		"devset":      {"synthesise a labelled development set from the training pool", runDevset},
+		"gen-targets": {"write deterministic distractor target images from the training pool", runGenTargets},
+		"calibrate":   {"fit the engine score on a development set", runCalibrate},
+		"bench":       {"load a running server with signed searches; latency and throughput", runBench},
 	}
 }
 
@@ -74,6 +76,6 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", n, cmds[n].summary)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/opencrs/opencrs/internal/engine"
+	"github.com/opencrs/opencrs/internal/progress"
 	"github.com/opencrs/opencrs/internal/vision"
 )
 
@@ -44,8 +45,8 @@ func Collect(ctx context.Context, opt Options) ([]Sample, error) {
 	}
 	sort.Strings(names)
 	workers := max(1, opt.IngestWorkers)
-	prog := newProgress(opt.Progress)
-	err = parallel(ctx, len(names), workers, prog.stage("targets", len(names)), func(i int) error {
+	prog := progress.New(opt.Progress)
+	err = parallel(ctx, len(names), workers, prog.Stage("targets", len(names)), func(i int) error {
 		img, err := decodeFile(filepath.Join(opt.Data, names[i]))
 		if err != nil {
 			return err
@@ -60,7 +61,7 @@ func Collect(ctx context.Context, opt Options) ([]Sample, error) {
 		return nil, err
 	}
 	per := make([][]Sample, len(truth))
-	err = parallel(ctx, len(truth), workers, prog.stage("queries", len(truth)), func(i int) error {
+	err = parallel(ctx, len(truth), workers, prog.Stage("queries", len(truth)), func(i int) error {
 		img, err := decodeFile(filepath.Join(opt.Data, truth[i].Query))
 		if err != nil {
 			return err
@@ -75,7 +76,7 @@ func Collect(ctx context.Context, opt Options) ([]Sample, error) {
 		}
 		return nil
 	})
-	prog.done()
+	prog.Done()
 	if err != nil {
 		return nil, err
 	}

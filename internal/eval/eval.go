@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/opencrs/opencrs/internal/engine"
+	"github.com/opencrs/opencrs/internal/progress"
 	"github.com/opencrs/opencrs/internal/vision"
 )
 
@@ -215,9 +216,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if ingestWorkers <= 0 {
 		ingestWorkers = workers
 	}
-	prog := newProgress(opt.Progress)
+	prog := progress.New(opt.Progress)
 	ingestStart := time.Now()
-	err = parallel(ctx, len(targets), ingestWorkers, prog.stage("targets", len(targets)), func(i int) error {
+	err = parallel(ctx, len(targets), ingestWorkers, prog.Stage("targets", len(targets)), func(i int) error {
 		data, err := os.ReadFile(filepath.Join(opt.Data, targets[i]))
 		if err != nil {
 			return err
@@ -244,7 +245,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			return nil, fmt.Errorf("eval: %w", err)
 		}
 	}
-	err = parallel(ctx, opt.Distractors, ingestWorkers, prog.stage("distractors", opt.Distractors), func(i int) error {
+	err = parallel(ctx, opt.Distractors, ingestWorkers, prog.Stage("distractors", opt.Distractors), func(i int) error {
 		var cached string
 		if opt.DistractorCache != "" {
 			cached = filepath.Join(opt.DistractorCache, fmt.Sprintf("d%06d.oct", i))
@@ -281,7 +282,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		search, ext, dec time.Duration
 	}
 	outs := make([]outcome, len(truth))
-	err = parallel(ctx, len(truth), workers, prog.stage("queries", len(truth)), func(i int) error {
+	err = parallel(ctx, len(truth), workers, prog.Stage("queries", len(truth)), func(i int) error {
 		data, err := os.ReadFile(filepath.Join(opt.Data, truth[i].Query))
 		if err != nil {
 			return err
@@ -378,7 +379,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		rep.CornerError.Median = cornerErr[len(cornerErr)/2]
 		rep.CornerError.P90 = cornerErr[int(0.9*float64(len(cornerErr)-1))]
 	}
-	prog.done()
+	prog.Done()
 	return rep, nil
 }
 
