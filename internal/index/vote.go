@@ -28,8 +28,8 @@ import (
 // A target's score is its fullest bin.
 //
 // Postings are packed for 100k+ documents: each word's list is one byte
-// slice of records (document id as a zig-zag varint delta from the previous
-// record's, one geometry byte, the signature in 8 or 16 bytes), about 10 or
+// slice of records (document id as a varint gap from the previous record's,
+// see appendDoc; one geometry byte, the signature in 8 or 16 bytes), about 10 or
 // 18 bytes a posting instead of the 24 of a struct. Removal marks the
 // document dead; its postings are skipped until Compact (or an automatic
 // compaction once a quarter of the postings are dead) drops them, a few
@@ -182,8 +182,7 @@ func (ix *VoteIndex) Add(doc uint32, fs []VoteFeature) error {
 }
 
 func (l *voteList) append(doc uint32, geo uint8, sig Signature, sigWords int) {
-	d := int64(doc) - int64(l.last)
-	l.b = binary.AppendUvarint(l.b, uint64(d<<1)^uint64(d>>63))
+	l.b = appendDoc(l.b, doc, l.last)
 	l.b = append(l.b, geo)
 	l.b = binary.LittleEndian.AppendUint64(l.b, sig[0])
 	if sigWords == 2 {
@@ -191,6 +190,38 @@ func (l *voteList) append(doc uint32, geo uint8, sig Signature, sigWords int) {
 	}
 	l.last = doc
 	l.n++
+}
+
+// appendDoc encodes doc, the successor of last in a list: the gap plus one
+// as a uvarint (one byte for gaps under 127, as the gaps of a list of
+// documents added in id order mostly are), or, for a document below last
+// (an id reused after compaction), a zero and the id itself.
+func appendDoc(b []byte, doc, last uint32) []byte {
+	if doc >= last {
+		return binary.AppendUvarint(b, uint64(doc-last)+1)
+	}
+	return binary.AppendUvarint(append(b, 0), uint64(doc))
+}
+
+// readDoc decodes what appendDoc wrote at b[p:] after document doc; it
+// returns the document and the position after it, or p < 0 if malformed.
+func readDoc(b []byte, p int, doc uint32) (uint32, int) {
+	v, k := binary.Uvarint(b[p:])
+	if k <= 0 {
+		return 0, -1
+	}
+	p += k
+	if v != 0 {
+		if v-1 > math.MaxUint32-uint64(doc) {
+			return 0, -1
+		}
+		return doc + uint32(v-1), p
+	}
+	v, k = binary.Uvarint(b[p:])
+	if k <= 0 || v > math.MaxUint32 {
+		return 0, -1
+	}
+	return uint32(v), p + k
 }
 
 // Remove drops doc; it reports whether it was indexed. Its postings stay in
@@ -273,14 +304,11 @@ func (l *voteList) filter(gone func(uint32) bool, sigWords int) int {
 	var out voteList
 	keep := false
 	for p, doc := 0, uint32(0); p < len(l.b); {
-		v, k := binary.Uvarint(l.b[p:])
-		doc = uint32(int64(doc) + (int64(v>>1) ^ -int64(v&1)))
-		p += k
+		doc, p = readDoc(l.b, p, doc)
 		if gone(doc) {
 			keep = true
 		} else {
-			d := int64(doc) - int64(out.last)
-			out.b = binary.AppendUvarint(out.b, uint64(d<<1)^uint64(d>>63))
+			out.b = appendDoc(out.b, doc, out.last)
 			out.b = append(out.b, l.b[p:p+rec]...)
 			out.last = doc
 			out.n++
@@ -395,7 +423,8 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 			b := l.b
 			doc := int64(0)
 			for p := 0; p < len(b); p += rec {
-				// Inline varint: deltas are almost always one byte.
+				// readDoc inlined by hand: deltas are almost always
+				// one byte.
 				v := uint64(b[p])
 				p++
 				if v >= 0x80 {
@@ -403,7 +432,13 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 					v = x
 					p += k - 1
 				}
-				doc += int64(v>>1) ^ -int64(v&1)
+				if v != 0 {
+					doc += int64(v - 1)
+				} else {
+					x, k := binary.Uvarint(b[p:])
+					doc = int64(x)
+					p += k
+				}
 				d := bits.OnesCount64(binary.LittleEndian.Uint64(b[p+1:]) ^ qd.Sig[0])
 				if two {
 					d += bits.OnesCount64(binary.LittleEndian.Uint64(b[p+9:]) ^ qd.Sig[1])

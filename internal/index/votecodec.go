@@ -119,7 +119,7 @@ func ReadVoteIndex(r io.Reader, words int) (*VoteIndex, error) {
 	rec := 1 + 8*int(sw)
 	for i := range ix.lists {
 		n, last, size := cr.uvarint(), cr.uvarint(), cr.uvarint()
-		if cr.err != nil || last >= ndoc && n > 0 || size < n*uint64(rec+1) || size > n*uint64(rec+5) {
+		if cr.err != nil || last >= ndoc && n > 0 || size < n*uint64(rec+1) || size > n*uint64(rec+6) {
 			return nil, bad(fmt.Sprintf("list %d", i))
 		}
 		if n == 0 {
@@ -151,20 +151,18 @@ func (ix *VoteIndex) checkDocs() error {
 	rec := 1 + 8*ix.sigWords
 	for w := range ix.lists {
 		l := &ix.lists[w]
-		doc, k := int64(0), int32(0)
+		doc, k := uint32(0), int32(0)
 		for p := 0; p < len(l.b); p += rec {
-			v, m := binary.Uvarint(l.b[p:])
-			if m <= 0 || p+m+rec > len(l.b) {
+			doc, p = readDoc(l.b, p, doc)
+			if p < 0 || p+rec > len(l.b) {
 				return fmt.Errorf("list %d: bad record", w)
 			}
-			p += m
-			doc += int64(v>>1) ^ -int64(v&1)
-			if doc < 0 || doc >= int64(len(ix.state)) || ix.state[doc] == docFree {
+			if int(doc) >= len(ix.state) || ix.state[doc] == docFree {
 				return fmt.Errorf("list %d: record of unknown document %d", w, doc)
 			}
 			k++
 		}
-		if k != l.n || (k > 0 && uint32(doc) != l.last) {
+		if k != l.n || (k > 0 && doc != l.last) {
 			return fmt.Errorf("list %d: %d records, header says %d", w, k, l.n)
 		}
 	}
