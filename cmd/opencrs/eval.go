@@ -24,12 +24,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ingestWorkers := fs.Int("ingest-workers", runtime.NumCPU(), "parallel workers for adding targets and distractors")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	cache := fs.String("distractor-cache", "", "keep prepared distractors in this folder between runs (delete it when the extractor changes)")
+	synthetic := fs.Int("synthetic", 0, "add this many SIMULATED distractors: feature-level mosaics of prepared targets, no images (internal/featsynth)")
+	syntheticBase := fs.String("synthetic-base", ".cache/dcache", "folder of prepared targets (*.oct, e.g. a --distractor-cache) the synthetic distractors are drawn from")
+	syntheticBaseN := fs.Int("synthetic-base-count", eval.DefaultSyntheticBaseCount, "base targets read from --synthetic-base (the first in name order)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opt := eval.Options{
 		Data: *data, Distractors: *distractors, Workers: *workers,
 		IngestWorkers: *ingestWorkers, Progress: stderr, DistractorCache: *cache,
+		Synthetic: *synthetic, SyntheticBase: *syntheticBase, SyntheticBaseCount: *syntheticBaseN,
 	}
 	if *distractors > 0 {
 		p, err := synth.OpenPool(*pool)

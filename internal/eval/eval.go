@@ -16,12 +16,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/opencrs/opencrs/internal/engine"
+	"github.com/opencrs/opencrs/internal/featsynth"
+	"github.com/opencrs/opencrs/internal/memstat"
 	"github.com/opencrs/opencrs/internal/progress"
 	"github.com/opencrs/opencrs/internal/vision"
 )
@@ -87,8 +90,22 @@ type Options struct {
 	// DistractorCache, when set, is a folder where prepared distractor
 	// targets are kept between runs (delete it when the extractor changes).
 	DistractorCache string
-	Engine          engine.Config
+	// Synthetic adds that many feature-level synthetic distractors
+	// (internal/featsynth): mosaics of the features of prepared targets
+	// read from SyntheticBase (*.oct, e.g. a DistractorCache), inserted
+	// without rendering or extracting any image. Figures measured with
+	// them are simulations and are to be reported as such.
+	Synthetic     int
+	SyntheticBase string
+	// SyntheticBaseCount is how many base targets are read (the first in
+	// name order); 0 means DefaultSyntheticBaseCount.
+	SyntheticBaseCount int
+	Engine             engine.Config
 }
+
+// DefaultSyntheticBaseCount is the number of real prepared targets the
+// synthetic distractors are drawn from unless Options says otherwise.
+const DefaultSyntheticBaseCount = 2000
 
 // Counts is one row of the result table. For negatives Right counts frames
 // answered with no target and Wrong the false hits.
@@ -110,21 +127,36 @@ func (c Counts) Recall() float64 {
 // Report is the outcome of a run; its JSON shape is the one `opencrs eval
 // --json` promises.
 type Report struct {
-	Targets      int                          `json:"targets"`
-	Distractors  int                          `json:"distractors"`
-	Queries      int                          `json:"queries"`
-	ByDifficulty map[string]Counts            `json:"by_difficulty"`
-	ByGrade      map[string]map[string]Counts `json:"by_grade"` // difficulty → detection grade → counts
-	Latency      Percentiles                  `json:"latency_ms"`
-	Extract      Percentiles                  `json:"extract_ms"`
-	Decode       Percentiles                  `json:"decode_ms"`
-	CornerError  struct {
+	Targets     int `json:"targets"`
+	Distractors int `json:"distractors"`
+	// Synthetic is the number of feature-level synthetic distractors
+	// (simulated, see Options.Synthetic) and SyntheticBase the number of
+	// real prepared targets they were drawn from.
+	Synthetic     int                          `json:"synthetic"`
+	SyntheticBase int                          `json:"synthetic_base,omitempty"`
+	Queries       int                          `json:"queries"`
+	ByDifficulty  map[string]Counts            `json:"by_difficulty"`
+	ByGrade       map[string]map[string]Counts `json:"by_grade"` // difficulty → detection grade → counts
+	Latency       Percentiles                  `json:"latency_ms"`
+	Extract       Percentiles                  `json:"extract_ms"`
+	Decode        Percentiles                  `json:"decode_ms"`
+	CornerError   struct {
 		Median float64 `json:"median"`
 		P90    float64 `json:"p90"`
 	} `json:"corner_error_px"`
 	IngestMsPerTarget   float64 `json:"ingest_ms_per_target"`
 	IndexBytesPerTarget float64 `json:"index_bytes_per_target"`
-	Calibration         struct {
+	// SyntheticMsPerTarget is the wall time per synthetic distractor of
+	// generating and adding them (IngestWorkers in parallel).
+	SyntheticMsPerTarget float64 `json:"synthetic_ingest_ms_per_target,omitempty"`
+	// Memory is measured once every target is in (after a garbage
+	// collection that returns freed memory to the system, so it shows what
+	// the engine holds) and again after the queries (as the run left it).
+	Memory struct {
+		AfterIngest  Memory `json:"after_ingest"`
+		AfterQueries Memory `json:"after_queries"`
+	} `json:"memory"`
+	Calibration struct {
 		HitsScoreAtLeastHalf  int     `json:"hits_score_ge_0_5"`
 		RightScoreAtLeastHalf int     `json:"right_score_ge_0_5"`
 		Precision             float64 `json:"precision_score_ge_0_5"`
@@ -132,6 +164,24 @@ type Report struct {
 	Workers int `json:"workers"`
 	// Results lists every query's outcome, in truth.jsonl order.
 	Results []QueryResult `json:"results,omitempty"`
+}
+
+// Memory is a snapshot of the process's memory, in bytes. RSS figures come
+// from the operating system (Linux; zero elsewhere); PeakRSSBytes is the high
+// water mark of the whole run so far, ingest garbage and the synthetic base
+// included.
+type Memory struct {
+	RSSBytes     uint64 `json:"rss_bytes"`
+	PeakRSSBytes uint64 `json:"peak_rss_bytes"`
+	HeapBytes    uint64 `json:"heap_bytes"`   // Go heap in use (runtime.MemStats.HeapAlloc)
+	GoSysBytes   uint64 `json:"go_sys_bytes"` // obtained from the OS by the Go runtime (MemStats.Sys)
+}
+
+func readMemory() Memory {
+	p, _ := memstat.Read() // unreadable reads as zero, like an unsupported system
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return Memory{RSSBytes: p.RSS, PeakRSSBytes: p.PeakRSS, HeapBytes: ms.HeapAlloc, GoSysBytes: ms.Sys}
 }
 
 // QueryResult is the outcome of one query.
@@ -175,6 +225,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if opt.Distractors > 0 && opt.Pool == nil {
 		return nil, fmt.Errorf("eval: %d distractors need an image pool", opt.Distractors)
 	}
+	if opt.Synthetic > 0 && opt.SyntheticBase == "" {
+		return nil, fmt.Errorf("eval: %d synthetic distractors need a base folder", opt.Synthetic)
+	}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = 1
@@ -206,7 +259,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	sort.Strings(targets)
 
 	rep := &Report{
-		Targets: len(targets), Distractors: opt.Distractors, Queries: len(truth),
+		Targets: len(targets), Distractors: opt.Distractors, Synthetic: opt.Synthetic, Queries: len(truth),
 		ByDifficulty: map[string]Counts{}, ByGrade: map[string]map[string]Counts{}, Workers: workers,
 	}
 	grades := make(map[string]int, len(targets))
@@ -270,6 +323,19 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eval: distractors: %w", err)
 	}
+	if opt.Synthetic > 0 {
+		sr, err := addSynthetic(ctx, eng, opt, ingestWorkers, prog.Stage("synthetic", opt.Synthetic))
+		if err != nil {
+			return nil, fmt.Errorf("eval: synthetic: %w", err)
+		}
+		rep.SyntheticBase = sr.base
+		rep.SyntheticMsPerTarget = float64(sr.took) / 1e6 / float64(opt.Synthetic)
+	}
+	// Trim as the service does after a bulk load; the synthetic base and
+	// the ingest garbage go before measuring what the engine holds.
+	eng.Trim()
+	debug.FreeOSMemory()
+	rep.Memory.AfterIngest = readMemory()
 	if len(targets) > 0 {
 		rep.IngestMsPerTarget = float64(ingest) / 1e6 / float64(len(targets))
 	}
@@ -380,7 +446,36 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		rep.CornerError.P90 = cornerErr[int(0.9*float64(len(cornerErr)-1))]
 	}
 	prog.Done()
+	rep.Memory.AfterQueries = readMemory()
 	return rep, nil
+}
+
+type syntheticRun struct {
+	base int           // base targets in use
+	took time.Duration // generating and adding
+}
+
+// addSynthetic adds opt.Synthetic feature-level distractors, named
+// "synthetic/<i>", drawn from the prepared targets in opt.SyntheticBase; tick
+// advances the progress bar. The base is garbage once it returns.
+func addSynthetic(ctx context.Context, eng *engine.Engine, opt Options, workers int, tick func()) (syntheticRun, error) {
+	n := opt.SyntheticBaseCount
+	if n <= 0 {
+		n = DefaultSyntheticBaseCount
+	}
+	base, err := featsynth.LoadDir(opt.SyntheticBase, n)
+	if err != nil {
+		return syntheticRun{}, err
+	}
+	gen, err := featsynth.New(base, featsynth.Config{})
+	if err != nil {
+		return syntheticRun{}, err
+	}
+	start := time.Now()
+	err = parallel(ctx, opt.Synthetic, workers, tick, func(i int) error {
+		return eng.Add(fmt.Sprintf("synthetic/%d", i), gen.Target(i), true)
+	})
+	return syntheticRun{base: gen.BaseLen(), took: time.Since(start)}, err
 }
 
 // cornerError is the mean distance between predicted and true corners.

@@ -9,7 +9,12 @@ import (
 
 // WriteTable prints the report as the human-readable tables of `opencrs eval`.
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "targets %d, distractors %d, queries %d, workers %d\n\n", r.Targets, r.Distractors, r.Queries, r.Workers)
+	fmt.Fprintf(w, "targets %d, distractors %d, queries %d, workers %d\n", r.Targets, r.Distractors, r.Queries, r.Workers)
+	if r.Synthetic > 0 {
+		fmt.Fprintf(w, "SIMULATED: + %d synthetic feature-level distractors (mosaics of %d real prepared targets, no images)\n",
+			r.Synthetic, r.SyntheticBase)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "difficulty\tn\tright\twrong\tmiss\trecall\twrong %\t")
 	for _, d := range difficulties(r.ByDifficulty) {
@@ -51,9 +56,35 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "extraction ms p50 %.1f; decode ms p50 %.1f\n", r.Extract.P50, r.Decode.P50)
 	fmt.Fprintf(w, "corner error px: median %.2f, p90 %.2f\n", r.CornerError.Median, r.CornerError.P90)
 	fmt.Fprintf(w, "ingest %.1f ms/target; index %.0f bytes/target\n", r.IngestMsPerTarget, r.IndexBytesPerTarget)
+	if r.Synthetic > 0 {
+		fmt.Fprintf(w, "synthetic ingest %.2f ms/target\n", r.SyntheticMsPerTarget)
+	}
 	fmt.Fprintf(w, "hits with score >= 0.5: %d, right %d (precision %.2f%%)\n", r.Calibration.HitsScoreAtLeastHalf,
 		r.Calibration.RightScoreAtLeastHalf, 100*r.Calibration.Precision)
-	return nil
+	fmt.Fprintln(w, "\nmemory (process RSS from the OS; Go heap in use / obtained by the runtime):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\tRSS\tpeak RSS\tGo heap\tGo sys\tRSS/target\t")
+	all := r.Targets + r.Distractors + r.Synthetic
+	for _, m := range []struct {
+		name string
+		m    Memory
+	}{{"after ingest", r.Memory.AfterIngest}, {"after queries", r.Memory.AfterQueries}} {
+		per := "-"
+		if all > 0 && m.m.RSSBytes > 0 {
+			per = fmt.Sprintf("%.0f KB", float64(m.m.RSSBytes)/float64(all)/1024)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m.name, mib(m.m.RSSBytes), mib(m.m.PeakRSSBytes),
+			mib(m.m.HeapBytes), mib(m.m.GoSysBytes), per)
+	}
+	return tw.Flush()
+}
+
+// mib formats a byte count in MiB; "-" for zero (not measured).
+func mib(b uint64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
 }
 
 // difficulties orders the rows: the public set's levels first, then any other
