@@ -173,8 +173,11 @@ type Report struct {
 type Memory struct {
 	RSSBytes     uint64 `json:"rss_bytes"`
 	PeakRSSBytes uint64 `json:"peak_rss_bytes"`
-	HeapBytes    uint64 `json:"heap_bytes"`   // Go heap in use (runtime.MemStats.HeapAlloc)
+	HeapBytes    uint64 `json:"heap_bytes"`   // Go heap allocated, garbage included (runtime.MemStats.HeapAlloc)
 	GoSysBytes   uint64 `json:"go_sys_bytes"` // obtained from the OS by the Go runtime (MemStats.Sys)
+	// HeapLiveBytes is HeapAlloc right after a forced collection: what
+	// is reachable, so HeapBytes − HeapLiveBytes is garbage.
+	HeapLiveBytes uint64 `json:"heap_live_bytes"`
 }
 
 func readMemory() Memory {
@@ -182,6 +185,15 @@ func readMemory() Memory {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return Memory{RSSBytes: p.RSS, PeakRSSBytes: p.PeakRSS, HeapBytes: ms.HeapAlloc, GoSysBytes: ms.Sys}
+}
+
+// withLive adds the live heap to m, collecting garbage to find it.
+func withLive(m Memory) Memory {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m.HeapLiveBytes = ms.HeapAlloc
+	return m
 }
 
 // QueryResult is the outcome of one query.
@@ -336,6 +348,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	eng.Trim()
 	debug.FreeOSMemory()
 	rep.Memory.AfterIngest = readMemory()
+	rep.Memory.AfterIngest.HeapLiveBytes = rep.Memory.AfterIngest.HeapBytes // just collected
 	if len(targets) > 0 {
 		rep.IngestMsPerTarget = float64(ingest) / 1e6 / float64(len(targets))
 	}
@@ -446,7 +459,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		rep.CornerError.P90 = cornerErr[int(0.9*float64(len(cornerErr)-1))]
 	}
 	prog.Done()
-	rep.Memory.AfterQueries = readMemory()
+	rep.Memory.AfterQueries = withLive(readMemory())
 	return rep, nil
 }
 

@@ -62,7 +62,7 @@ func TestRunSynthetic(t *testing.T) {
 		t.Fatalf("medium = %+v, want 2 right of 2", c)
 	}
 	for _, m := range []Memory{rep.Memory.AfterIngest, rep.Memory.AfterQueries} {
-		if m.HeapBytes == 0 || m.GoSysBytes < m.HeapBytes {
+		if m.HeapBytes == 0 || m.GoSysBytes < m.HeapBytes || m.HeapLiveBytes == 0 {
 			t.Fatalf("memory %+v", m)
 		}
 		if runtime.GOOS == "linux" && (m.RSSBytes == 0 || m.PeakRSSBytes < m.RSSBytes) {
@@ -73,7 +73,7 @@ func TestRunSynthetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"synthetic":60`, `"rss_bytes"`, `"peak_rss_bytes"`, `"heap_bytes"`, `"after_ingest"`} {
+	for _, key := range []string{`"synthetic":60`, `"rss_bytes"`, `"peak_rss_bytes"`, `"heap_bytes"`, `"heap_live_bytes"`, `"after_ingest"`} {
 		if !strings.Contains(string(b), key) {
 			t.Fatalf("JSON lacks %s: %s", key, b)
 		}

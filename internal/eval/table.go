@@ -61,9 +61,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "hits with score >= 0.5: %d, right %d (precision %.2f%%)\n", r.Calibration.HitsScoreAtLeastHalf,
 		r.Calibration.RightScoreAtLeastHalf, 100*r.Calibration.Precision)
-	fmt.Fprintln(w, "\nmemory (process RSS from the OS; Go heap in use / obtained by the runtime):")
+	fmt.Fprintln(w, "\nmemory (process RSS from the OS; Go heap allocated, of it live, and obtained by the runtime):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tRSS\tpeak RSS\tGo heap\tGo sys\tRSS/target\t")
+	fmt.Fprintln(tw, "\tRSS\tpeak RSS\tGo heap\tlive\tGo sys\tRSS/target\t")
 	all := r.Targets + r.Distractors + r.Synthetic
 	for _, m := range []struct {
 		name string
@@ -73,8 +73,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if all > 0 && m.m.RSSBytes > 0 {
 			per = fmt.Sprintf("%.0f KB", float64(m.m.RSSBytes)/float64(all)/1024)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m.name, mib(m.m.RSSBytes), mib(m.m.PeakRSSBytes),
-			mib(m.m.HeapBytes), mib(m.m.GoSysBytes), per)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", m.name, mib(m.m.RSSBytes), mib(m.m.PeakRSSBytes),
+			mib(m.m.HeapBytes), mib(m.m.HeapLiveBytes), mib(m.m.GoSysBytes), per)
 	}
 	return tw.Flush()
 }
