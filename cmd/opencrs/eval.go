@@ -15,6 +15,7 @@ import (
 
 // runEval is `opencrs eval`: it measures the engine on a labelled data set.
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	largeHeapGC()
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", "../shared/eval", "data set folder (targets/, queries/, truth.jsonl)")
