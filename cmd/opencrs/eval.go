@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 
+	"github.com/opencrs/opencrs/internal/engine"
 	"github.com/opencrs/opencrs/internal/eval"
 	"github.com/opencrs/opencrs/internal/synth"
 )
@@ -28,10 +30,22 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	synthetic := fs.Int("synthetic", 0, "add this many SIMULATED distractors: feature-level mosaics of prepared targets, no images (internal/featsynth)")
 	syntheticBase := fs.String("synthetic-base", ".cache/dcache", "folder of prepared targets (*.oct, e.g. a --distractor-cache) the synthetic distractors are drawn from")
 	syntheticBaseN := fs.Int("synthetic-base-count", eval.DefaultSyntheticBaseCount, "base targets read from --synthetic-base (the first in name order)")
+	shared := fs.Bool("synthetic-shared-features", false, "verify synthetic distractors with the features of a few real ones (engine.AddSimulated), so a million need no feature file of 100 GB")
+	inRAM := fs.Bool("features-in-ram", false, "keep verification features in RAM instead of a temporary feature file (the service's default is the file)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var ecfg engine.Config
+	if !*inRAM {
+		dir, err := os.MkdirTemp("", "opencrs-eval-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		ecfg.FeatureFile = filepath.Join(dir, "features")
+	}
 	opt := eval.Options{
+		Engine: ecfg, SyntheticShared: *shared,
 		Data: *data, Distractors: *distractors, Workers: *workers,
 		IngestWorkers: *ingestWorkers, Progress: stderr, DistractorCache: *cache,
 		Synthetic: *synthetic, SyntheticBase: *syntheticBase, SyntheticBaseCount: *syntheticBaseN,

@@ -96,3 +96,22 @@ func TestRunSyntheticNeedsBase(t *testing.T) {
 		}
 	}
 }
+
+// With shared features the simulated targets are indexed (so they compete
+// in retrieval) but verified with inactive base targets' features: the
+// fixture views still find their own targets, and nothing else is
+// reported.
+func TestRunSyntheticSharedFeatures(t *testing.T) {
+	rep, err := Run(context.Background(), Options{Data: fixtureSet(t), Workers: 1, IngestWorkers: 2,
+		Synthetic: 60, SyntheticBase: preparedBase(t), SyntheticShared: true,
+		Engine: engine.Config{FeatureFile: filepath.Join(t.TempDir(), "features")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rep.ByDifficulty["medium"]; c.N != 2 || c.Right != 2 {
+		t.Fatalf("medium = %+v, want 2 right of 2", c)
+	}
+	if c := rep.ByDifficulty["negative"]; c.Wrong != 0 {
+		t.Fatalf("negatives = %+v", c)
+	}
+}
