@@ -78,6 +78,10 @@ type Config struct {
 	// a few points of recall on hard views (docs/BENCHMARKS.md); VoteHamming
 	// must suit it (about 10 for 64, 18 for 128).
 	VoteSigBits int
+	// VoteStopFactor: words whose lists are longer than this many times
+	// the average are not looked up. VoteShortlist: documents scored by
+	// geometry bins (index.VoteOptions).
+	VoteStopFactor, VoteShortlist int
 	// VoteMaxPostings, when positive, indexes at most that many of a
 	// target's descriptors (evenly over its feature list, so every pyramid
 	// level keeps its share); verification still uses all of them. It
@@ -127,6 +131,8 @@ func DefaultConfig() Config {
 		VoteSlack:      8,
 		VoteHamming:    10,
 		VoteSigBits:    64,
+		VoteStopFactor: 10,
+		VoteShortlist:  256,
 		VoteMin:        2,
 		FeatureCache:   256,
 		MinScore:       0.5,
@@ -140,6 +146,7 @@ func (c Config) withDefaults() Config {
 		{&c.Shortlist, &d.Shortlist}, {&c.WindowShort, &d.WindowShort}, {&c.Windows, &d.Windows},
 		{&c.Verify, &d.Verify}, {&c.VoteWords, &d.VoteWords}, {&c.VoteSlack, &d.VoteSlack},
 		{&c.VoteHamming, &d.VoteHamming}, {&c.VoteMin, &d.VoteMin}, {&c.VoteSigBits, &d.VoteSigBits},
+		{&c.VoteStopFactor, &d.VoteStopFactor}, {&c.VoteShortlist, &d.VoteShortlist},
 		{&c.FeatureCache, &d.FeatureCache},
 		{&c.BucketLevel, &d.BucketLevel}, {&c.VerifyLevel, &d.VerifyLevel},
 	} {
@@ -752,7 +759,8 @@ func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 		sc.vq[i].Words = sc.vw[off : off+n]
 		off += n
 	}
-	sc.cands = e.votes.Query(sc.vq, e.cfg.VoteHamming, e.cfg.VoteMin, e.cfg.Verify, sc.cands[:0])
+	sc.cands = e.votes.Query(sc.vq, index.VoteOptions{MaxHamming: e.cfg.VoteHamming, MinVotes: e.cfg.VoteMin,
+		N: e.cfg.Verify, StopFactor: e.cfg.VoteStopFactor, Shortlist: e.cfg.VoteShortlist}, sc.cands[:0])
 	sc.ranked = sc.ranked[:0]
 	for _, c := range sc.cands {
 		if en := e.entryOf(c.Doc); en != nil {

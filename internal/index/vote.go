@@ -91,12 +91,23 @@ type VoteQuery struct {
 	Octave uint8
 }
 
-// Tunables of Query: lists longer than stopListFactor times the average
-// (and than minStopList) are skipped.
-const (
-	stopListFactor = 10
-	minStopList    = 1000
-)
+// VoteOptions tunes Query.
+type VoteOptions struct {
+	MaxHamming int // largest signature distance that votes
+	MinVotes   int // candidates need at least this vote
+	N          int // candidates returned
+	// StopFactor: lists longer than StopFactor times the average (and than
+	// 1000 postings) are skipped: the commonest words say least and cost
+	// most. 0 means 10.
+	StopFactor int
+	// Shortlist: only the Shortlist documents with the most (weighted)
+	// passing descriptors are scored by geometry bins; binning every
+	// document a descriptor passes in costs more than the scan at 100k
+	// documents. 0 means 256.
+	Shortlist int
+}
+
+const minStopList = 1000
 
 // AngleBins is the resolution of orientations in VoteFeature and VoteQuery.
 const AngleBins = 16
@@ -358,8 +369,9 @@ type voteScratch struct {
 	counts  []int32
 	seen    []seenStamp // by doc
 	stamp   uint32
-	docBest []float32 // by doc: fullest bin so far
+	docBest []float32 // by doc: weighted hits, then fullest bin; negative = shortlisted
 	docs    []uint32  // docs with a non-zero docBest
+	ranked  []Candidate
 }
 
 type voteSlot struct {
@@ -380,11 +392,20 @@ type seenStamp struct {
 	pos   int32
 }
 
-// Query returns in out (reused) the at most n documents with the largest
-// vote, best first, ignoring documents with fewer than minVotes. maxHam is
-// the largest signature distance that votes.
-func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candidate) []Candidate {
+// Query returns in out (reused) the at most opt.N documents with the
+// largest vote, best first, ignoring documents with fewer than
+// opt.MinVotes.
+func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Candidate {
 	out = out[:0]
+	maxHam, minVotes, n := opt.MaxHamming, opt.MinVotes, opt.N
+	stop := opt.StopFactor
+	if stop <= 0 {
+		stop = 10
+	}
+	short := opt.Shortlist
+	if short <= 0 {
+		short = 256
+	}
 	sc := ix.pool.Get().(*voteScratch)
 	defer ix.pool.Put(sc)
 	if len(sc.table) == 0 {
@@ -393,7 +414,7 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	checkLive := ix.dirty > 0
-	maxList := int32(max(minStopList, stopListFactor*ix.total/max(1, len(ix.lists))))
+	maxList := int32(max(minStopList, stop*ix.total/max(1, len(ix.lists))))
 	rec := 1 + 8*ix.sigWords
 	two := ix.sigWords == 2
 	// First pass: the postings each query descriptor passes, one per
@@ -480,23 +501,61 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 		slices.Sort(sc.counts)
 		typical = float64(sc.counts[len(sc.counts)/2])
 	}
+	if len(sc.docBest) < len(ix.state) {
+		sc.docBest = make([]float32, len(ix.state)+len(ix.state)/4)
+	}
+	weight := func(n int32) float32 {
+		if float64(n) > typical {
+			return float32(math.Sqrt(typical / float64(n)))
+		}
+		return 1
+	}
+	// Weighted hits per document, then the shortlist of the fullest.
+	sc.docs = sc.docs[:0]
 	lo = 0
-	for i, hi := range sc.offs {
-		if n := float64(hi - lo); n > 0 {
-			wt := float32(1)
-			if n > typical {
-				wt = float32(math.Sqrt(typical / n))
-			}
+	for _, hi := range sc.offs {
+		if hi > lo {
+			wt := weight(hi - lo)
 			for _, h := range sc.hits[lo:hi] {
-				sc.vote(h, &q[i], wt)
+				if sc.docBest[h.doc] == 0 {
+					sc.docs = append(sc.docs, h.doc)
+				}
+				sc.docBest[h.doc] += wt
 			}
 		}
 		lo = hi
 	}
-	// Fullest bin per document.
-	if len(sc.docBest) < len(ix.state) {
-		sc.docBest = make([]float32, len(ix.state)+len(ix.state)/4)
+	sc.ranked = sc.ranked[:0]
+	for _, d := range sc.docs {
+		if c := sc.docBest[d]; c >= float32(minVotes) {
+			sc.ranked = append(sc.ranked, Candidate{Doc: d, Score: c})
+		}
+		sc.docBest[d] = 0
 	}
+	if len(sc.ranked) > short {
+		slices.SortFunc(sc.ranked, byScore)
+		sc.ranked = sc.ranked[:short]
+	}
+	for _, c := range sc.ranked {
+		sc.docBest[c.Doc] = -1
+	}
+	// Geometry bins for the shortlisted documents.
+	lo = 0
+	for i, hi := range sc.offs {
+		if hi > lo {
+			wt := weight(hi - lo)
+			for _, h := range sc.hits[lo:hi] {
+				if sc.docBest[h.doc] < 0 {
+					sc.vote(h, &q[i], wt)
+				}
+			}
+		}
+		lo = hi
+	}
+	for _, c := range sc.ranked {
+		sc.docBest[c.Doc] = 0
+	}
+	// Fullest bin per document.
 	sc.docs = sc.docs[:0]
 	for _, t := range sc.touched {
 		slot := &sc.table[t]
@@ -514,19 +573,21 @@ func (ix *VoteIndex) Query(q []VoteQuery, maxHam, minVotes, n int, out []Candida
 		}
 		sc.docBest[d] = 0
 	}
-	slices.SortFunc(out, func(a, b Candidate) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return int(a.Doc) - int(b.Doc)
-	})
+	slices.SortFunc(out, byScore)
 	if len(out) > n {
 		out = out[:n]
 	}
 	return out
+}
+
+func byScore(a, b Candidate) int {
+	switch {
+	case a.Score > b.Score:
+		return -1
+	case a.Score < b.Score:
+		return 1
+	}
+	return int(a.Doc) - int(b.Doc)
 }
 
 // vote adds one to the four bins around the pair's orientation and scale

@@ -69,7 +69,7 @@ func testFindsSmallView(t *testing.T, sigBits, maxHam int, shuffled bool) {
 	}
 	// 25 true matches among 1000 clutter descriptors.
 	q := viewOf(r, docs[123], 25, 1000, words, 5)
-	got := ix.Query(q, maxHam, 2, 5, nil)
+	got := ix.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 5}, nil)
 	if len(got) == 0 || got[0].Doc != 123 {
 		t.Fatalf("top candidates %v, want doc 123 first", got)
 	}
@@ -78,7 +78,7 @@ func testFindsSmallView(t *testing.T, sigBits, maxHam int, shuffled bool) {
 	}
 	// Pure clutter reaches nothing above a handful of votes.
 	noise := viewOf(r, docs[0], 0, 1000, words, 0)
-	for _, c := range ix.Query(noise, maxHam, 2, 5, nil) {
+	for _, c := range ix.Query(noise, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 5}, nil) {
 		if c.Score >= 6 {
 			t.Fatalf("clutter gave doc %d %.1f votes", c.Doc, c.Score)
 		}
@@ -87,7 +87,7 @@ func testFindsSmallView(t *testing.T, sigBits, maxHam int, shuffled bool) {
 	if !ix.Remove(123) || ix.Remove(123) {
 		t.Fatal("Remove reports wrongly")
 	}
-	for _, c := range ix.Query(q, maxHam, 1, 300, nil) {
+	for _, c := range ix.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 1, N: 300}, nil) {
 		if c.Doc == 123 {
 			t.Fatal("removed document returned")
 		}
@@ -99,7 +99,7 @@ func testFindsSmallView(t *testing.T, sigBits, maxHam int, shuffled bool) {
 	if err := ix.Add(300, docs[123]); err != nil {
 		t.Fatal(err)
 	}
-	if got := ix.Query(q, maxHam, 2, 1, nil); len(got) != 1 || got[0].Doc != 300 {
+	if got := ix.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 1}, nil); len(got) != 1 || got[0].Doc != 300 {
 		t.Fatalf("re-added document not found: %v", got)
 	}
 	before := ix.Postings()
@@ -110,7 +110,7 @@ func testFindsSmallView(t *testing.T, sigBits, maxHam int, shuffled bool) {
 	if !ix.Reusable(123) || ix.Reusable(300) {
 		t.Fatal("Reusable wrong after compaction")
 	}
-	if got := ix.Query(q, maxHam, 2, 1, nil); len(got) != 1 || got[0].Doc != 300 {
+	if got := ix.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 1}, nil); len(got) != 1 || got[0].Doc != 300 {
 		t.Fatalf("after compaction: %v", got)
 	}
 	if err := ix.Add(123, docs[123]); err != nil {
@@ -139,7 +139,7 @@ func TestVoteIndexBurst(t *testing.T) {
 	for i := range 8 {
 		q = append(q, VoteQuery{Words: []uint32{2 + uint32(i)}, Sig: Signature{^uint64(0), ^uint64(0)}, Angle: 3, Octave: 2})
 	}
-	got := ix.Query(q, 4, 0, 2, nil)
+	got := ix.Query(q, VoteOptions{MaxHamming: 4, MinVotes: 0, N: 2}, nil)
 	if len(got) != 2 || got[0].Doc != 1 {
 		t.Fatalf("got %v, want the distinctive document first", got)
 	}
@@ -172,7 +172,7 @@ func TestVoteIndexConcurrent(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for range 50 {
-			if got := ix.Query(q, 20, 2, 1, nil); len(got) != 1 || got[0].Doc != 7 {
+			if got := ix.Query(q, VoteOptions{MaxHamming: 20, MinVotes: 2, N: 1}, nil); len(got) != 1 || got[0].Doc != 7 {
 				t.Errorf("query during writes: %v", got)
 				return
 			}
@@ -209,6 +209,6 @@ func BenchmarkVoteQuery10k(b *testing.B) {
 	var out []Candidate
 	b.ResetTimer()
 	for b.Loop() {
-		out = ix.Query(q, 20, 2, 8, out)
+		out = ix.Query(q, VoteOptions{MaxHamming: 20, MinVotes: 2, N: 8}, out)
 	}
 }

@@ -35,7 +35,7 @@ func TestVoteIndexRoundTrip(t *testing.T) {
 		maxHam := sigBits / 7
 		for _, d := range []int{0, 5, 17, 59} {
 			q := viewOf(r, docs[d], 40, 200, words, 3)
-			a, b := ix.Query(q, maxHam, 2, 5, nil), got.Query(q, maxHam, 2, 5, nil)
+			a, b := ix.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 5}, nil), got.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 5}, nil)
 			if !slices.Equal(a, b) {
 				t.Fatalf("%d-bit doc %d: query after reading %v, before %v", sigBits, d, b, a)
 			}
