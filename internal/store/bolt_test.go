@@ -229,6 +229,33 @@ func TestSecretPersistsAndCloseIsUnavailable(t *testing.T) {
 	}
 }
 
+// NoSync commits without fsync; Sync makes them durable; a reopen (with
+// the default, syncing) sees everything.
+func TestNoSyncThenSync(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "opencrs.db")
+	s, err := OpenBolt(path, BoltOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newTestApp(t, s)
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := s.Sync(); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Sync after close: %v, want ErrUnavailable", err)
+	}
+	s2, err := OpenBolt(path, BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got, err := s2.App(ctx, a.ID); err != nil || got.ID != a.ID {
+		t.Fatalf("app after reopen: %+v, %v", got, err)
+	}
+}
+
 func TestParsePerm(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
