@@ -206,10 +206,30 @@ func (s *Service) prepare(ctx context.Context, rec Recognizer, img *image.Gray) 
 	return &prepared{img: img, target: t, features: feat, tracking: track}, nil
 }
 
+// queryRecognizer is a Recognizer that extracts a query's features apart
+// from searching with them (*engine.Engine).
+type queryRecognizer interface {
+	ExtractQuery(img *image.Gray) *engine.Query
+	SearchQuery(ctx context.Context, q *engine.Query, k int) ([]engine.Result, error)
+}
+
+// similarProbe prepares the duplicate check of img: the search it returns
+// runs under the database's write lock, so that two creates of one image
+// cannot both pass, but the query's features — the costly part — are
+// extracted now, before the lock, when the engine allows it. The result is
+// Similar's either way.
+func similarProbe(rec Recognizer, img *image.Gray) func(context.Context) ([]engine.Result, error) {
+	if qr, ok := rec.(queryRecognizer); ok {
+		q := qr.ExtractQuery(img)
+		return func(ctx context.Context) ([]engine.Result, error) { return qr.SearchQuery(ctx, q, 5) }
+	}
+	return func(ctx context.Context) ([]engine.Result, error) { return rec.Similar(ctx, img, 5) }
+}
+
 // duplicate returns the id of a stored target other than exclude that the
-// image matches (only active ones if activeOnly), or "".
-func (s *Service) duplicate(ctx context.Context, appID string, rec Recognizer, img *image.Gray, exclude string, activeOnly bool) (string, error) {
-	res, err := rec.Similar(ctx, img, 5)
+// probe (similarProbe) matches (only active ones if activeOnly), or "".
+func (s *Service) duplicate(ctx context.Context, appID string, probe func(context.Context) ([]engine.Result, error), exclude string, activeOnly bool) (string, error) {
+	res, err := probe(ctx)
 	if err != nil {
 		return "", fmt.Errorf("duplicate check: %w", err)
 	}
@@ -269,11 +289,15 @@ func (s *Service) createTarget(ctx context.Context, c *call) (any, error) {
 	t := store.Target{ID: store.NewUUID(), Size: "20", Type: targetType, Active: true, Modified: s.now().UnixMilli()}
 	f.apply(&t)
 	t.DetectableRate, t.TrackableRate = p.target.Grade.Detection, p.target.Grade.Tracking
+	var probe func(context.Context) ([]engine.Result, error)
+	if !t.AllowSimilar {
+		probe = similarProbe(ae.rec, img)
+	}
 
 	ae.write.Lock()
 	defer ae.write.Unlock()
-	if !t.AllowSimilar {
-		dup, err := s.duplicate(ctx, app.ID, ae.rec, img, "", true)
+	if probe != nil {
+		dup, err := s.duplicate(ctx, app.ID, probe, "", true)
 		if err != nil {
 			return nil, business(417, msgAddFailed, err)
 		}
@@ -341,7 +365,8 @@ func (s *Service) updateTarget(ctx context.Context, c *call) (any, error) {
 		}
 	}
 	// Fail fast on an unknown id before extracting features.
-	if _, err := s.store.Target(ctx, app.ID, id); err != nil {
+	cur, err := s.store.Target(ctx, app.ID, id)
+	if err != nil {
 		return nil, notFound(err)
 	}
 	ae, err := s.engines.get(app.ID)
@@ -349,9 +374,13 @@ func (s *Service) updateTarget(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	var p *prepared
+	var probe func(context.Context) ([]engine.Result, error)
 	if img != nil {
 		if p, err = s.prepare(ctx, ae.rec, img); err != nil {
 			return nil, err
+		}
+		if f.allowSimilar != nil && !*f.allowSimilar || f.allowSimilar == nil && !cur.AllowSimilar {
+			probe = similarProbe(ae.rec, img)
 		}
 	}
 
@@ -372,7 +401,10 @@ func (s *Service) updateTarget(ctx context.Context, c *call) (any, error) {
 			return nil, err
 		}
 		if !t.AllowSimilar {
-			dup, err := s.duplicate(ctx, app.ID, ae.rec, img, id, false)
+			if probe == nil { // the target's allowSimilar changed meanwhile
+				probe = similarProbe(ae.rec, img)
+			}
+			dup, err := s.duplicate(ctx, app.ID, probe, id, false)
 			if err != nil {
 				return nil, business(417, msgAddFailed, err)
 			}
