@@ -344,15 +344,7 @@ func targetImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "%d images: %d uploaded, %d already imported, %d failed\n",
-			sum.Found, sum.Uploaded, sum.Skipped, len(sum.Failures))
-		for _, f := range sum.Failures {
-			if f.Code != 0 {
-				fmt.Fprintf(stdout, "  %s: %d %s\n", f.File, f.Code, f.Message)
-			} else {
-				fmt.Fprintf(stdout, "  %s: %s\n", f.File, f.Message)
-			}
-		}
+		printImportSummary(stdout, sum)
 	}
 	if runErr != nil {
 		return runErr
@@ -361,6 +353,19 @@ func targetImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("%d files failed; run again to retry them", len(sum.Failures))
 	}
 	return nil
+}
+
+// printImportSummary prints an import's counts and every failed file.
+func printImportSummary(w io.Writer, sum importer.Summary) {
+	fmt.Fprintf(w, "%d images: %d uploaded, %d already imported, %d failed\n",
+		sum.Found, sum.Uploaded, sum.Skipped, len(sum.Failures))
+	for _, f := range sum.Failures {
+		if f.Code != 0 {
+			fmt.Fprintf(w, "  %s: %d %s\n", f.File, f.Code, f.Message)
+		} else {
+			fmt.Fprintf(w, "  %s: %s\n", f.File, f.Message)
+		}
+	}
 }
 
 // isTerminal reports whether w is a character device, i.e. a terminal

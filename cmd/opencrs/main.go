@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"key":         {"manage API keys: create, list, revoke", runKey},
 		"vocab":       {"train the visual vocabulary", runVocab},
 		"target":      {"manage targets on a server: add, get, list, update, delete, count, import", runTarget},
+		"index":       {"build: load a folder of images into a stopped server's data directory (offline bulk load)", runIndex},
 		"search":      {"recognise an image (recognition server)", runSearch},
 		"grade":       {"grade an image as a target", runGrade},
 		"similar":     {"list targets similar to an image", runSimilar},

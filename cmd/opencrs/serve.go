@@ -26,6 +26,10 @@ const dbFile = "opencrs.db"
 // the CLI on the same machine can reach the admin API without flags.
 const adminTokenFile = "admin.token"
 
+// engineDirName is the folder of DATA where each database's engine keeps its
+// feature file and index snapshot.
+const engineDirName = "engines"
+
 // settingOr returns the environment variable key, or def when it is unset.
 func settingOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
@@ -107,15 +111,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 
-	token, err := st.Secret(ctx, "admin-token", func() ([]byte, error) { return []byte(store.RandomHex(24)), nil })
+	token, err := adminToken(ctx, st, *data)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(*data, adminTokenFile), append(token, '\n'), 0o600); err != nil {
-		return fmt.Errorf("writing admin token: %w", err)
-	}
 
-	engineDir := filepath.Join(*data, "engines")
+	engineDir := filepath.Join(*data, engineDirName)
 	if *inRAM {
 		engineDir = ""
 	}
@@ -203,6 +204,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// adminToken reads the store's admin token (creating it on first use) and
+// writes it to DATA/admin.token for the CLI on this machine.
+func adminToken(ctx context.Context, st *store.Bolt, data string) ([]byte, error) {
+	token, err := st.Secret(ctx, "admin-token", func() ([]byte, error) { return []byte(store.RandomHex(24)), nil })
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(data, adminTokenFile), append(token, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("writing admin token: %w", err)
+	}
+	return token, nil
 }
 
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
