@@ -79,9 +79,8 @@ type Config struct {
 	// must suit it (about 10 for 64, 18 for 128).
 	VoteSigBits int
 	// VoteStopFactor: words whose lists are longer than this many times
-	// the average are not looked up. VoteShortlist: documents scored by
-	// geometry bins (index.VoteOptions).
-	VoteStopFactor, VoteShortlist int
+	// the average are not looked up (index.VoteOptions).
+	VoteStopFactor int
 	// VoteMaxPostings, when positive, indexes at most that many of a
 	// target's descriptors (evenly over its feature list, so every pyramid
 	// level keeps its share); verification still uses all of them. It
@@ -132,7 +131,6 @@ func DefaultConfig() Config {
 		VoteHamming:    10,
 		VoteSigBits:    64,
 		VoteStopFactor: 10,
-		VoteShortlist:  256,
 		VoteMin:        2,
 		FeatureCache:   256,
 		MinScore:       0.5,
@@ -146,7 +144,7 @@ func (c Config) withDefaults() Config {
 		{&c.Shortlist, &d.Shortlist}, {&c.WindowShort, &d.WindowShort}, {&c.Windows, &d.Windows},
 		{&c.Verify, &d.Verify}, {&c.VoteWords, &d.VoteWords}, {&c.VoteSlack, &d.VoteSlack},
 		{&c.VoteHamming, &d.VoteHamming}, {&c.VoteMin, &d.VoteMin}, {&c.VoteSigBits, &d.VoteSigBits},
-		{&c.VoteStopFactor, &d.VoteStopFactor}, {&c.VoteShortlist, &d.VoteShortlist},
+		{&c.VoteStopFactor, &d.VoteStopFactor},
 		{&c.FeatureCache, &d.FeatureCache},
 		{&c.BucketLevel, &d.BucketLevel}, {&c.VerifyLevel, &d.VerifyLevel},
 	} {
@@ -760,7 +758,7 @@ func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 		off += n
 	}
 	sc.cands = e.votes.Query(sc.vq, index.VoteOptions{MaxHamming: e.cfg.VoteHamming, MinVotes: e.cfg.VoteMin,
-		N: e.cfg.Verify, StopFactor: e.cfg.VoteStopFactor, Shortlist: e.cfg.VoteShortlist}, sc.cands[:0])
+		N: e.cfg.Verify, StopFactor: e.cfg.VoteStopFactor}, sc.cands[:0])
 	sc.ranked = sc.ranked[:0]
 	for _, c := range sc.cands {
 		if en := e.entryOf(c.Doc); en != nil {

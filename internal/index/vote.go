@@ -100,11 +100,6 @@ type VoteOptions struct {
 	// 1000 postings) are skipped: the commonest words say least and cost
 	// most. 0 means 10.
 	StopFactor int
-	// Shortlist: only the Shortlist documents with the most (weighted)
-	// passing descriptors are scored by geometry bins; binning every
-	// document a descriptor passes in costs more than the scan at 100k
-	// documents. 0 means 256.
-	Shortlist int
 }
 
 const minStopList = 1000
@@ -362,27 +357,31 @@ func (ix *VoteIndex) Trim() {
 }
 
 type voteScratch struct {
-	table   []voteSlot // open addressing, power of two
-	touched []uint32   // slots in use
 	hits    []voteHit
 	offs    []int32 // end of each query descriptor's hits
 	counts  []int32
 	seen    []seenStamp // by doc
 	stamp   uint32
-	docBest []float32 // by doc: weighted hits, then fullest bin; negative = shortlisted
+	docBest []float32 // by doc: weighted hits
+	slot    []int32   // by doc: 1 + rank in ranked, 0 when not ranked
 	docs    []uint32  // docs with a non-zero docBest
 	ranked  []Candidate
-}
-
-type voteSlot struct {
-	key   uint32 // doc*binsPerDoc + bin + 1; 0 = empty
-	count float32
+	start   []int32 // ranked document r's hits are grouped[start[r]:start[r+1]]
+	fill    []int32
+	grouped []binHit
 }
 
 type voteHit struct {
 	doc  uint32
 	geo  uint8
 	dist uint8
+	wt   float32
+}
+
+// binHit is a hit's change of orientation and octave (+16) and weight.
+type binHit struct {
+	da, do uint8
+	wt     float32
 }
 
 // seenStamp marks a document as hit by the current query descriptor (stamp)
@@ -402,15 +401,8 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 	if stop <= 0 {
 		stop = 10
 	}
-	short := opt.Shortlist
-	if short <= 0 {
-		short = 256
-	}
 	sc := ix.pool.Get().(*voteScratch)
 	defer ix.pool.Put(sc)
-	if len(sc.table) == 0 {
-		sc.table = make([]voteSlot, 1<<18)
-	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	checkLive := ix.dirty > 0
@@ -501,22 +493,26 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 		slices.Sort(sc.counts)
 		typical = float64(sc.counts[len(sc.counts)/2])
 	}
-	if len(sc.docBest) < len(ix.state) {
-		sc.docBest = make([]float32, len(ix.state)+len(ix.state)/4)
-	}
 	weight := func(n int32) float32 {
 		if float64(n) > typical {
 			return float32(math.Sqrt(typical / float64(n)))
 		}
 		return 1
 	}
-	// Weighted hits per document, then the shortlist of the fullest.
+	if len(sc.docBest) < len(ix.state) {
+		sc.docBest = make([]float32, len(ix.state)+len(ix.state)/4)
+		sc.slot = make([]int32, len(sc.docBest))
+	}
+	// Weighted hits per document: an upper bound of its fullest bin, since
+	// a hit adds its weight to four bins, at most once to each.
 	sc.docs = sc.docs[:0]
 	lo = 0
 	for _, hi := range sc.offs {
 		if hi > lo {
 			wt := weight(hi - lo)
-			for _, h := range sc.hits[lo:hi] {
+			for k := range sc.hits[lo:hi] {
+				h := &sc.hits[lo+int32(k)]
+				h.wt = wt
 				if sc.docBest[h.doc] == 0 {
 					sc.docs = append(sc.docs, h.doc)
 				}
@@ -530,53 +526,86 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 		if c := sc.docBest[d]; c >= float32(minVotes) {
 			sc.ranked = append(sc.ranked, Candidate{Doc: d, Score: c})
 		}
+	}
+	// Group the hits of those documents (counting sort by rank position).
+	slices.SortFunc(sc.ranked, byScore)
+	sc.start = append(sc.start[:0], make([]int32, len(sc.ranked)+1)...)
+	for r, c := range sc.ranked {
+		sc.slot[c.Doc] = int32(r) + 1
+	}
+	for _, d := range sc.docs {
+		if sc.docBest[d] < float32(minVotes) {
+			sc.slot[d] = 0
+		}
 		sc.docBest[d] = 0
 	}
-	if len(sc.ranked) > short {
-		slices.SortFunc(sc.ranked, byScore)
-		sc.ranked = sc.ranked[:short]
+	for _, h := range sc.hits {
+		if r := sc.slot[h.doc]; r > 0 {
+			sc.start[r]++
+		}
 	}
-	for _, c := range sc.ranked {
-		sc.docBest[c.Doc] = -1
+	for r := 1; r < len(sc.start); r++ {
+		sc.start[r] += sc.start[r-1]
 	}
-	// Geometry bins for the shortlisted documents.
+	sc.grouped = slices.Grow(sc.grouped[:0], int(sc.start[len(sc.start)-1]))[:sc.start[len(sc.start)-1]]
+	fill := append(sc.fill[:0], sc.start[:len(sc.start)-1]...)
 	lo = 0
-	for i, hi := range sc.offs {
-		if hi > lo {
-			wt := weight(hi - lo)
-			for _, h := range sc.hits[lo:hi] {
-				if sc.docBest[h.doc] < 0 {
-					sc.vote(h, &q[i], wt)
+	for qi, hi := range sc.offs {
+		for _, h := range sc.hits[lo:hi] {
+			if r := sc.slot[h.doc]; r > 0 {
+				qd := &q[qi]
+				sc.grouped[fill[r-1]] = binHit{
+					da: uint8((int(h.geo>>4) - int(qd.Angle) + 2*AngleBins) % AngleBins),
+					do: uint8(int(h.geo&15) - int(qd.Octave) + 16),
+					wt: h.wt,
 				}
+				fill[r-1]++
 			}
 		}
 		lo = hi
 	}
-	for _, c := range sc.ranked {
-		sc.docBest[c.Doc] = 0
-	}
-	// Fullest bin per document.
-	sc.docs = sc.docs[:0]
-	for _, t := range sc.touched {
-		slot := &sc.table[t]
-		doc := (slot.key - 1) / binsPerDoc
-		if sc.docBest[doc] == 0 {
-			sc.docs = append(sc.docs, doc)
+	sc.fill = fill
+	// Bin documents in decreasing order of their bound; once the bound
+	// falls below the n-th fullest bin found, no later document can enter.
+	var bins [binsPerDoc]float32
+	for r, c := range sc.ranked {
+		sc.slot[c.Doc] = 0
+		if len(out) >= n && c.Score <= out[len(out)-1].Score {
+			continue // keep clearing slots
 		}
-		sc.docBest[doc] = max(sc.docBest[doc], slot.count)
-		*slot = voteSlot{}
-	}
-	sc.touched = sc.touched[:0]
-	for _, d := range sc.docs {
-		if c := sc.docBest[d]; c >= float32(minVotes) {
-			out = append(out, Candidate{Doc: d, Score: c})
+		best := float32(0)
+		for _, g := range sc.grouped[sc.start[r]:sc.start[r+1]] {
+			a1 := (int(g.da) + 1) % AngleBins
+			o0 := int(g.do) / 2
+			o1 := min(o0+1, octaveBins-1)
+			for _, b := range [4]int{int(g.da)*octaveBins + o0, int(g.da)*octaveBins + o1, a1*octaveBins + o0, a1*octaveBins + o1} {
+				bins[b] += g.wt
+				best = max(best, bins[b])
+			}
 		}
-		sc.docBest[d] = 0
+		clear(bins[:])
+		if best < float32(minVotes) {
+			continue
+		}
+		out = insertTop(out, Candidate{Doc: c.Doc, Score: best}, n)
 	}
-	slices.SortFunc(out, byScore)
-	if len(out) > n {
-		out = out[:n]
+	return out
+}
+
+// insertTop inserts c into out, kept sorted best first and at most n long.
+func insertTop(out []Candidate, c Candidate, n int) []Candidate {
+	i := len(out)
+	for i > 0 && byScore(c, out[i-1]) < 0 {
+		i--
 	}
+	if i >= n {
+		return out
+	}
+	if len(out) < n {
+		out = append(out, Candidate{})
+	}
+	copy(out[i+1:], out[i:len(out)-1])
+	out[i] = c
 	return out
 }
 
@@ -588,58 +617,4 @@ func byScore(a, b Candidate) int {
 		return 1
 	}
 	return int(a.Doc) - int(b.Doc)
-}
-
-// vote adds one to the four bins around the pair's orientation and scale
-// change.
-func (sc *voteScratch) vote(h voteHit, q *VoteQuery, wt float32) {
-	da := (int(h.geo>>4) - int(q.Angle) + 2*AngleBins) % AngleBins
-	do := int(h.geo&15) - int(q.Octave) + 16 // 1…31
-	a1 := (da + 1) % AngleBins
-	o0 := do / 2
-	o1 := min(o0+1, octaveBins-1)
-	base := h.doc * binsPerDoc
-	sc.add(base+uint32(da*octaveBins+o0), wt)
-	sc.add(base+uint32(da*octaveBins+o1), wt)
-	sc.add(base+uint32(a1*octaveBins+o0), wt)
-	sc.add(base+uint32(a1*octaveBins+o1), wt)
-}
-func (sc *voteScratch) add(bin uint32, wt float32) {
-	key := bin + 1
-	if 2*len(sc.touched) >= len(sc.table) {
-		sc.grow()
-	}
-	mask := uint32(len(sc.table) - 1)
-	h := (key * 0x9e3779b1) & mask
-	for {
-		s := &sc.table[h]
-		if s.key == key {
-			s.count += wt
-			return
-		}
-		if s.key == 0 {
-			s.key, s.count = key, wt
-			sc.touched = append(sc.touched, h)
-			return
-		}
-		h = (h + 1) & mask
-	}
-}
-
-func (sc *voteScratch) grow() {
-	old := sc.table
-	sc.table = make([]voteSlot, 2*len(old))
-	mask := uint32(len(sc.table) - 1)
-	sc.touched = sc.touched[:0]
-	for _, s := range old {
-		if s.key == 0 {
-			continue
-		}
-		h := (s.key * 0x9e3779b1) & mask
-		for sc.table[h].key != 0 {
-			h = (h + 1) & mask
-		}
-		sc.table[h] = s
-		sc.touched = append(sc.touched, h)
-	}
 }
