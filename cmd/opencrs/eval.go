@@ -32,10 +32,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	syntheticBaseN := fs.Int("synthetic-base-count", eval.DefaultSyntheticBaseCount, "base targets read from --synthetic-base (the first in name order)")
 	shared := fs.Bool("synthetic-shared-features", false, "verify synthetic distractors with the features of a few real ones (engine.AddSimulated), so a million need no feature file of 100 GB")
 	inRAM := fs.Bool("features-in-ram", false, "keep verification features in RAM instead of a temporary feature file (the service's default is the file)")
+	maxPostings := fs.Int("vote-max-postings", 0, "index at most this many descriptors per target (engine.Config.VoteMaxPostings; 0: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var ecfg engine.Config
+	ecfg := engine.Config{VoteMaxPostings: *maxPostings}
 	if !*inRAM {
 		dir, err := os.MkdirTemp("", "opencrs-eval-")
 		if err != nil {
