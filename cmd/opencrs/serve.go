@@ -66,6 +66,7 @@ func envInt(key string, def int) (int, error) {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	largeHeapGC()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", settingOr("OPENCRS_DATA", "./data"), "data directory (env OPENCRS_DATA)")
