@@ -459,10 +459,10 @@ func TestSimulatedTargetsAndPostingCap(t *testing.T) {
 	}
 	// A simulated twin of a verified with b's features: it is retrieved
 	// like a, but cannot verify, so a still wins.
-	if err := e.AddSimulated("sim", tg, "targets/b.jpg"); err != nil {
+	if err := e.AddSimulated("sim", tg, nil, "targets/b.jpg"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.AddSimulated("sim2", tg, "missing"); !errors.Is(err, ErrNotFound) {
+	if err := e.AddSimulated("sim2", tg, e.Words(tg.Features), "missing"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("simulated target like a missing one: %v", err)
 	}
 	if e.Len() != 4 {

@@ -1,6 +1,10 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/opencrs/opencrs/internal/feature"
+)
 
 // AddSimulated indexes t under id for capacity simulations: its
 // descriptors go into the vote index like any target's, but when it is a
@@ -9,7 +13,10 @@ import "fmt"
 // index in RAM (what is being measured) without a feature file of 100 GB;
 // verifying a distractor against another real target's features costs what
 // verifying it against its own would. Never use it for real targets.
-func (e *Engine) AddSimulated(id string, t *Target, like string) error {
+//
+// words, when not nil, are the vocabulary words of t's descriptors (see
+// Words), which spares the lookup when the caller knows them.
+func (e *Engine) AddSimulated(id string, t *Target, words []uint32, like string) error {
 	if t == nil || t.Features == nil || len(t.Features.Descriptors) != len(t.Features.Keypoints) {
 		return fmt.Errorf("engine: add simulated %q: malformed target", id)
 	}
@@ -19,19 +26,29 @@ func (e *Engine) AddSimulated(id string, t *Target, like string) error {
 	if !ok {
 		return fmt.Errorf("engine: add simulated %q: %w: %q", id, ErrNotFound, like)
 	}
-	var qz quantised
-	e.lookup(t.Features.Descriptors, &qz)
+	if words == nil {
+		words = e.Words(t.Features)
+	} else if len(words) != len(t.Features.Descriptors) {
+		return fmt.Errorf("engine: add simulated %q: %d words for %d descriptors", id, len(words), len(t.Features.Descriptors))
+	}
 	en := &entry{id: id, mem: base.mem, ref: base.ref, active: true}
-	vf := e.voteFeatures(t.Features, qz.words)
+	vf := e.voteFeatures(t.Features, words)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if old, ok := e.byID[id]; ok {
 		e.removeLocked(old)
 	}
 	e.place(en)
-	if err := e.indexAdd(en, vf, qz.words); err != nil {
+	if err := e.indexAdd(en, vf, words); err != nil {
 		e.removeLocked(en)
 		return fmt.Errorf("engine: add simulated %q: %w", id, err)
 	}
 	return nil
+}
+
+// Words returns the vocabulary word of each of fs's descriptors.
+func (e *Engine) Words(fs *feature.Set) []uint32 {
+	var qz quantised
+	e.lookup(fs.Descriptors, &qz)
+	return qz.words
 }

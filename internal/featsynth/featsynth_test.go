@@ -354,3 +354,40 @@ func TestLoadDir(t *testing.T) {
 		t.Fatal("empty folder accepted")
 	}
 }
+
+// TargetWords hands each synthetic descriptor the word of its source. The
+// test's "vocabulary" names a base feature by its response, which the
+// generator copies unchanged.
+func TestTargetWordsFromSources(t *testing.T) {
+	for _, tc := range bases(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			q := func(fs *feature.Set) []uint32 {
+				w := make([]uint32, fs.Len())
+				for i, k := range fs.Keypoints {
+					w[i] = math.Float32bits(k.Response)
+				}
+				return w
+			}
+			g, err := New(tc.base, Config{Quantize: q})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, _ := New(tc.base, Config{})
+			for _, i := range []int{0, 3, 41} {
+				tg, words := g.TargetWords(i)
+				if !reflect.DeepEqual(tg, plain.Target(i)) {
+					t.Fatalf("target %d changes with Quantize", i)
+				}
+				if len(words) != tg.Features.Len() {
+					t.Fatalf("%d words for %d features", len(words), tg.Features.Len())
+				}
+				if want := q(tg.Features); !reflect.DeepEqual(words, want) {
+					t.Fatalf("target %d: words are not its sources'", i)
+				}
+			}
+			if _, words := plain.TargetWords(0); words != nil {
+				t.Fatal("words without Quantize")
+			}
+		})
+	}
+}
