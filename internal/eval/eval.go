@@ -109,7 +109,7 @@ type Options struct {
 	// and retrieval are measured faithfully; verification costs what it
 	// would.
 	SyntheticShared bool
-	Engine             engine.Config
+	Engine          engine.Config
 }
 
 // sharedBases is how many base targets lend their features to the
