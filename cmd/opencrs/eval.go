@@ -32,6 +32,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	syntheticBaseN := fs.Int("synthetic-base-count", eval.DefaultSyntheticBaseCount, "base targets read from --synthetic-base (the first in name order)")
 	shared := fs.Bool("synthetic-shared-features", false, "verify synthetic distractors with the features of a few real ones (engine.AddSimulated), so a million need no feature file of 100 GB")
 	inRAM := fs.Bool("features-in-ram", false, "keep verification features in RAM instead of a temporary feature file (the service's default is the file)")
+	restart := fs.Bool("restart", false, "after ingest, snapshot the engine and restore it from the snapshot (timed); queries run on the restored engine")
 	maxPostings := fs.Int("vote-max-postings", 0, "index at most this many descriptors per target (engine.Config.VoteMaxPostings; 0: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -46,7 +47,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ecfg.FeatureFile = filepath.Join(dir, "features")
 	}
 	opt := eval.Options{
-		Engine: ecfg, SyntheticShared: *shared,
+		Engine: ecfg, SyntheticShared: *shared, Restart: *restart,
 		Data: *data, Distractors: *distractors, Workers: *workers,
 		IngestWorkers: *ingestWorkers, Progress: stderr, DistractorCache: *cache,
 		Synthetic: *synthetic, SyntheticBase: *syntheticBase, SyntheticBaseCount: *syntheticBaseN,

@@ -109,7 +109,11 @@ type Options struct {
 	// and retrieval are measured faithfully; verification costs what it
 	// would.
 	SyntheticShared bool
-	Engine          engine.Config
+	// Restart snapshots the engine after ingest and restores it from the
+	// snapshot (engine.Open), timing both; the queries run on the restored
+	// engine. Needs Engine.FeatureFile.
+	Restart bool
+	Engine  engine.Config
 }
 
 // sharedBases is how many base targets lend their features to the
@@ -159,6 +163,13 @@ type Report struct {
 	} `json:"corner_error_px"`
 	IngestMsPerTarget   float64 `json:"ingest_ms_per_target"`
 	IndexBytesPerTarget float64 `json:"index_bytes_per_target"`
+	// Restart, with Options.Restart: writing the engine's snapshot and
+	// restoring the engine from it (engine.Open) after ingest.
+	Restart struct {
+		SnapshotMs    float64 `json:"snapshot_ms"`
+		RestoreMs     float64 `json:"restore_ms"`
+		SnapshotBytes int64   `json:"snapshot_bytes"`
+	} `json:"restart"`
 	// SyntheticMsPerTarget is the wall time per synthetic distractor of
 	// generating and adding them (IngestWorkers in parallel).
 	SyntheticMsPerTarget float64 `json:"synthetic_ingest_ms_per_target,omitempty"`
@@ -261,6 +272,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
+	defer func() { eng.Close() }()
+	if opt.Restart && opt.Engine.FeatureFile == "" {
+		return nil, fmt.Errorf("eval: a restart needs a feature file")
+	}
 
 	// Targets: every distinct target named in truth.jsonl plus whatever else
 	// sits in targets/ (extra targets act as natural distractors).
@@ -359,6 +374,27 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	// Trim as the service does after a bulk load; the synthetic base and
 	// the ingest garbage go before measuring what the engine holds.
 	eng.Trim()
+	if opt.Restart {
+		// What a service restart costs the engine: write the snapshot,
+		// close, restore. The queries then run on the restored engine.
+		snap := opt.Engine.FeatureFile + ".snapshot"
+		t0 := time.Now()
+		if err := eng.WriteSnapshot(snap); err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+		t1 := time.Now()
+		eng.Close()
+		debug.FreeOSMemory()
+		if eng, err = engine.Open(opt.Engine, snap); err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+		rep.Restart.SnapshotMs = float64(t1.Sub(t0)) / 1e6
+		rep.Restart.RestoreMs = float64(time.Since(t1)) / 1e6
+		if st, err := os.Stat(snap); err == nil {
+			rep.Restart.SnapshotBytes = st.Size()
+		}
+		os.Remove(snap)
+	}
 	debug.FreeOSMemory()
 	rep.Memory.AfterIngest = readMemory()
 	rep.Memory.AfterIngest.HeapLiveBytes = rep.Memory.AfterIngest.HeapBytes // just collected

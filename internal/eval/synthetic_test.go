@@ -115,3 +115,22 @@ func TestRunSyntheticSharedFeatures(t *testing.T) {
 		t.Fatalf("negatives = %+v", c)
 	}
 }
+
+// With Restart the queries run on an engine restored from its snapshot,
+// and find what the original would.
+func TestRunRestart(t *testing.T) {
+	rep, err := Run(context.Background(), Options{Data: fixtureSet(t), Workers: 1, Restart: true,
+		Engine: engine.Config{FeatureFile: filepath.Join(t.TempDir(), "features")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Restart.RestoreMs <= 0 || rep.Restart.SnapshotBytes <= 0 {
+		t.Fatalf("restart figures %+v", rep.Restart)
+	}
+	if c := rep.ByDifficulty["medium"]; c.N != 2 || c.Right != 2 {
+		t.Fatalf("medium after restart = %+v, want 2 right of 2", c)
+	}
+	if _, err := Run(context.Background(), Options{Data: fixtureSet(t), Restart: true}); err == nil {
+		t.Fatal("restart without a feature file accepted")
+	}
+}

@@ -56,6 +56,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "extraction ms p50 %.1f; decode ms p50 %.1f\n", r.Extract.P50, r.Decode.P50)
 	fmt.Fprintf(w, "corner error px: median %.2f, p90 %.2f\n", r.CornerError.Median, r.CornerError.P90)
 	fmt.Fprintf(w, "ingest %.1f ms/target; index %.0f bytes/target\n", r.IngestMsPerTarget, r.IndexBytesPerTarget)
+	if r.Restart.RestoreMs > 0 {
+		fmt.Fprintf(w, "engine restart: snapshot of %.0f MB written in %.2f s, restored in %.2f s\n",
+			float64(r.Restart.SnapshotBytes)/1e6, r.Restart.SnapshotMs/1e3, r.Restart.RestoreMs/1e3)
+	}
 	if r.Synthetic > 0 {
 		fmt.Fprintf(w, "synthetic ingest %.2f ms/target\n", r.SyntheticMsPerTarget)
 	}

@@ -1,13 +1,11 @@
 // Command capacity-chart turns `opencrs eval --json` reports taken at
 // several database sizes into the table and chart of docs/CAPACITY.md:
 //
-//	go run ./scripts/capacity-chart -out docs/capacity.svg \
-//	    1000=/tmp/cap1k.json 10000=/tmp/cap10k.json 100000=/tmp/cap100k.json \
-//	    sim:1000000=/tmp/cap1m.json
+//	go run ./scripts/capacity-chart -out docs/capacity.svg /tmp/capacity/*.json
 //
-// Each argument is SIZE=REPORT, SIZE being the number of targets in the
-// database; a "sim:" prefix marks a feature-level simulation (drawn hollow
-// in the chart, flagged in the table). The Markdown table goes to stdout.
+// A report's database size is its targets plus distractors plus synthetic
+// distractors; reports with synthetic ones are simulations (drawn hollow in
+// the chart, flagged in the table). The Markdown table goes to stdout.
 package main
 
 import (
@@ -46,7 +44,7 @@ func main() {
 		pts = append(pts, p)
 	}
 	if len(pts) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: capacity-chart [-out FILE] SIZE=REPORT ...")
+		fmt.Fprintln(os.Stderr, "usage: capacity-chart [-out FILE] REPORT.json ...")
 		os.Exit(2)
 	}
 	sort.Slice(pts, func(i, j int) bool { return pts[i].size < pts[j].size })
@@ -63,36 +61,39 @@ func main() {
 	}
 }
 
-func load(arg string) (point, error) {
-	size, path, ok := strings.Cut(arg, "=")
-	if !ok {
-		return point{}, fmt.Errorf("%q: want SIZE=REPORT", arg)
-	}
+func load(path string) (point, error) {
 	p := point{recall: map[string]float64{}}
-	if s, ok := strings.CutPrefix(size, "sim:"); ok {
-		p.simulated, size = true, s
-	}
-	n, err := strconv.ParseFloat(size, 64)
-	if err != nil || n <= 0 {
-		return point{}, fmt.Errorf("%q: bad size", arg)
-	}
-	p.size = n
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return point{}, err
 	}
 	var r struct {
-		ByDifficulty map[string]struct{ N, Right int } `json:"by_difficulty"`
-		Latency      struct{ P50, P99 float64 }        `json:"latency_ms"`
-		IndexBytes   float64                           `json:"index_bytes_per_target"`
-		PeakRSS      float64                           `json:"peak_rss_bytes"`
-		RSS          float64                           `json:"rss_bytes"`
+		Targets, Distractors, Synthetic int
+		ByDifficulty                    map[string]struct{ N, Right int } `json:"by_difficulty"`
+		Latency                         struct{ P50, P99 float64 }        `json:"latency_ms"`
+		IndexBytes                      float64                           `json:"index_bytes_per_target"`
+		Memory                          struct {
+			AfterIngest struct {
+				RSS     float64 `json:"rss_bytes"`
+				PeakRSS float64 `json:"peak_rss_bytes"`
+			} `json:"after_ingest"`
+			AfterQueries struct {
+				RSS     float64 `json:"rss_bytes"`
+				PeakRSS float64 `json:"peak_rss_bytes"`
+			} `json:"after_queries"`
+		} `json:"memory"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return point{}, fmt.Errorf("%s: %w", path, err)
 	}
+	p.size = float64(r.Targets + r.Distractors + r.Synthetic)
+	p.simulated = r.Synthetic > 0
+	if p.size <= 0 {
+		return point{}, fmt.Errorf("%s: no targets", path)
+	}
 	p.p50, p.p99, p.indexB = r.Latency.P50, r.Latency.P99, r.IndexBytes
-	p.rss = max(r.PeakRSS, r.RSS)
+	m := r.Memory
+	p.rss = max(m.AfterIngest.PeakRSS, m.AfterQueries.PeakRSS, m.AfterIngest.RSS, m.AfterQueries.RSS)
 	for _, d := range difficulties {
 		if c, ok := r.ByDifficulty[d]; ok && c.N > 0 {
 			p.recall[d] = 100 * float64(c.Right) / float64(c.N)
