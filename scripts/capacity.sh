@@ -20,7 +20,7 @@ bin="$out/opencrs"
 
 for n in 800 10000 100000; do
 	/usr/bin/time -v "$bin" eval --data "$data" --distractors "$n" --distractor-cache .cache/dcache \
-		--workers 1 --json "$out/real$n.json" 2> >(grep -v '^\(targets\|distractors\|queries\) *\[' >"$out/real$n.err") |
+		--workers 1 --restart --json "$out/real$n.json" 2> >(grep -v '^\(targets\|distractors\|queries\) *\[' >"$out/real$n.err") |
 		tee "$out/real$n.txt"
 done
 
