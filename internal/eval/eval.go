@@ -272,7 +272,11 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
-	defer func() { eng.Close() }()
+	defer func() {
+		if eng != nil {
+			eng.Close()
+		}
+	}()
 	if opt.Restart && opt.Engine.FeatureFile == "" {
 		return nil, fmt.Errorf("eval: a restart needs a feature file")
 	}
@@ -383,7 +387,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			return nil, fmt.Errorf("eval: %w", err)
 		}
 		t1 := time.Now()
+		// The old engine must be garbage before the new one loads, or the
+		// peak RSS would count two indexes where a service has one.
 		eng.Close()
+		eng = nil
 		debug.FreeOSMemory()
 		if eng, err = engine.Open(opt.Engine, snap); err != nil {
 			return nil, fmt.Errorf("eval: %w", err)
