@@ -236,16 +236,23 @@ func (s *Service) Close(ctx context.Context) error {
 
 func (s *Service) flushLoop() {
 	defer close(s.flushDone)
-	t := time.NewTicker(s.cfg.UsageFlush)
+	s.every(s.cfg.UsageFlush, func() {
+		if err := s.usage.Flush(context.Background()); err != nil {
+			s.log.Warn("usage flush failed; will retry", "err", err)
+		}
+	})
+}
+
+// every calls fn at each interval until the service closes.
+func (s *Service) every(interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stopFlush:
 			return
 		case <-t.C:
-			if err := s.usage.Flush(context.Background()); err != nil {
-				s.log.Warn("usage flush failed; will retry", "err", err)
-			}
+			fn()
 		}
 	}
 }

@@ -189,16 +189,9 @@ func (s *Service) Snapshot(force bool) error {
 
 func (s *Service) snapshotLoop() {
 	defer close(s.snapDone)
-	t := time.NewTicker(s.cfg.SnapshotEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopFlush:
-			return
-		case <-t.C:
-			if err := s.Snapshot(false); err != nil {
-				s.log.Error("periodic snapshot failed", "err", err)
-			}
+	s.every(s.cfg.SnapshotEvery, func() {
+		if err := s.Snapshot(false); err != nil {
+			s.log.Error("periodic snapshot failed", "err", err)
 		}
-	}
+	})
 }

@@ -51,18 +51,24 @@ func (t *Target) MarshalBinary() ([]byte, error) {
 	for _, f := range t.Grade.fields() {
 		b = binary.AppendVarint(b, int64(*f))
 	}
-	if th := t.Thumb; th != nil {
-		w, h := th.Rect.Dx(), th.Rect.Dy()
-		b = binary.AppendUvarint(b, uint64(w))
-		b = binary.AppendUvarint(b, uint64(h))
-		for y := 0; y < h; y++ {
-			o := th.PixOffset(th.Rect.Min.X, th.Rect.Min.Y+y)
-			b = append(b, th.Pix[o:o+w]...)
-		}
-	} else {
-		b = append(b, 0, 0)
-	}
+	b = appendThumb(b, t.Thumb)
 	return append(b, fb...), nil
+}
+
+// appendThumb encodes a thumbnail: width and height as uvarints, then its
+// pixels row by row; 0x0 when absent.
+func appendThumb(b []byte, th *image.Gray) []byte {
+	if th == nil {
+		return append(b, 0, 0)
+	}
+	w, h := th.Rect.Dx(), th.Rect.Dy()
+	b = binary.AppendUvarint(b, uint64(w))
+	b = binary.AppendUvarint(b, uint64(h))
+	for y := 0; y < h; y++ {
+		o := th.PixOffset(th.Rect.Min.X, th.Rect.Min.Y+y)
+		b = append(b, th.Pix[o:o+w]...)
+	}
+	return b
 }
 
 // UnmarshalBinary decodes what MarshalBinary produced.

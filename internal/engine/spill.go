@@ -51,17 +51,7 @@ func encodeSpill(fs *feature.Set, thumb *image.Gray, qz *quantised) []byte {
 	b = binary.AppendUvarint(b, uint64(fs.Width))
 	b = binary.AppendUvarint(b, uint64(fs.Height))
 	b = binary.AppendUvarint(b, uint64(n))
-	if thumb != nil {
-		w, h := thumb.Rect.Dx(), thumb.Rect.Dy()
-		b = binary.AppendUvarint(b, uint64(w))
-		b = binary.AppendUvarint(b, uint64(h))
-		for y := 0; y < h; y++ {
-			o := thumb.PixOffset(thumb.Rect.Min.X, thumb.Rect.Min.Y+y)
-			b = append(b, thumb.Pix[o:o+w]...)
-		}
-	} else {
-		b = append(b, 0, 0)
-	}
+	b = appendThumb(b, thumb)
 	le := binary.LittleEndian
 	for i := range fs.Keypoints {
 		k := &fs.Keypoints[i]
