@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/opencrs/opencrs/internal/engine"
@@ -82,23 +81,26 @@ func addTarget(rec Recognizer, id string, t *engine.Target, active bool, modifie
 // returns how many targets it changed.
 func (s *Service) reconcile(ctx context.Context, appID string, ae *appEngine, p persistent) (int, error) {
 	have := p.Versions()
-	changed := 0
-	var mu sync.Mutex
+	var (
+		mu       sync.Mutex // guards changed and firstErr
+		changed  int
+		firstErr error
+	)
 	type job struct{ t store.Target }
 	jobs := make(chan job, 64)
 	var wg sync.WaitGroup
-	var firstErr atomic.Value
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if err := s.replay(ctx, appID, ae.rec, j.t); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					continue
-				}
+				err := s.replay(ctx, appID, ae.rec, j.t)
 				mu.Lock()
-				changed++
+				if err == nil {
+					changed++
+				} else if firstErr == nil {
+					firstErr = err
+				}
 				mu.Unlock()
 			}
 		}()
@@ -120,7 +122,9 @@ func (s *Service) reconcile(ctx context.Context, appID string, ae *appEngine, p 
 				if err := ae.rec.SetActive(t.ID, t.Active); err != nil {
 					s.log.Error("reconcile: activation failed", "appId", appID, "targetId", t.ID, "err", err)
 				}
+				mu.Lock()
 				changed++
+				mu.Unlock()
 			}
 		}
 		if next == "" {
@@ -133,10 +137,8 @@ func (s *Service) reconcile(ctx context.Context, appID string, ae *appEngine, p 
 	if scanErr != nil {
 		return changed, fmt.Errorf("api: reconcile %s: %w", appID, scanErr)
 	}
-	if v := firstErr.Load(); v != nil {
-		if err := v.(error); storeFault(err) != nil {
-			return changed, fmt.Errorf("api: reconcile %s: %w", appID, err)
-		}
+	if firstErr != nil && storeFault(firstErr) != nil {
+		return changed, fmt.Errorf("api: reconcile %s: %w", appID, firstErr)
 	}
 	for id := range have {
 		ae.rec.Remove(id)
