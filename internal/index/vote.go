@@ -250,7 +250,9 @@ func (ix *VoteIndex) Remove(doc uint32) bool {
 	}
 	ix.mu.Unlock()
 	if start {
-		ix.compact()
+		// In the background: the caller (the engine) may hold its own
+		// lock, and searches must not wait for a rewrite of every list.
+		go ix.compact()
 	}
 	return true
 }
