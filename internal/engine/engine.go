@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -81,6 +82,12 @@ type Config struct {
 	// VoteStopFactor: words whose lists are longer than this many times
 	// the average are not looked up (index.VoteOptions).
 	VoteStopFactor int
+	// VoteParallel: goroutines that scan the posting lists of one search
+	// once the index holds more than parallelPostings postings (default:
+	// GOMAXPROCS; 1 scans on the searching goroutine only). It shortens a
+	// search on a large database when cores are idle; under full load it
+	// neither helps nor hurts throughput.
+	VoteParallel int
 	// VoteMaxPostings, when positive, indexes at most that many of a
 	// target's descriptors (evenly over its feature list, so every pyramid
 	// level keeps its share); verification still uses all of them. It
@@ -131,6 +138,7 @@ func DefaultConfig() Config {
 		VoteHamming:    10,
 		VoteSigBits:    64,
 		VoteStopFactor: 10,
+		VoteParallel:   runtime.GOMAXPROCS(0),
 		VoteMin:        2,
 		FeatureCache:   256,
 		MinScore:       0.5,
@@ -144,7 +152,7 @@ func (c Config) withDefaults() Config {
 		{&c.Shortlist, &d.Shortlist}, {&c.WindowShort, &d.WindowShort}, {&c.Windows, &d.Windows},
 		{&c.Verify, &d.Verify}, {&c.VoteWords, &d.VoteWords}, {&c.VoteSlack, &d.VoteSlack},
 		{&c.VoteHamming, &d.VoteHamming}, {&c.VoteMin, &d.VoteMin}, {&c.VoteSigBits, &d.VoteSigBits},
-		{&c.VoteStopFactor, &d.VoteStopFactor},
+		{&c.VoteStopFactor, &d.VoteStopFactor}, {&c.VoteParallel, &d.VoteParallel},
 		{&c.FeatureCache, &d.FeatureCache},
 		{&c.BucketLevel, &d.BucketLevel}, {&c.VerifyLevel, &d.VerifyLevel},
 	} {
@@ -757,8 +765,12 @@ func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 		sc.vq[i].Words = sc.vw[off : off+n]
 		off += n
 	}
+	par := 1
+	if e.votes.Postings() > parallelPostings {
+		par = e.cfg.VoteParallel
+	}
 	sc.cands = e.votes.Query(sc.vq, index.VoteOptions{MaxHamming: e.cfg.VoteHamming, MinVotes: e.cfg.VoteMin,
-		N: e.cfg.Verify, StopFactor: e.cfg.VoteStopFactor}, sc.cands[:0])
+		N: e.cfg.Verify, StopFactor: e.cfg.VoteStopFactor, Parallel: par}, sc.cands[:0])
 	sc.ranked = sc.ranked[:0]
 	for _, c := range sc.cands {
 		if en := e.entryOf(c.Doc); en != nil {
@@ -766,6 +778,11 @@ func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 		}
 	}
 }
+
+// parallelPostings is the index size (about 1,500 targets) from which a
+// search's scan is split over Config.VoteParallel goroutines; below it the
+// scan takes well under a millisecond.
+const parallelPostings = 2_000_000
 
 // entryOf returns the active entry of doc, or nil.
 func (e *Engine) entryOf(doc uint32) *entry {

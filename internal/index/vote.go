@@ -100,6 +100,10 @@ type VoteOptions struct {
 	// 1000 postings) are skipped: the commonest words say least and cost
 	// most. 0 means 10.
 	StopFactor int
+	// Parallel is how many goroutines may scan the lists (0 or 1: the
+	// calling one). Worth it for large indexes on an idle machine: the
+	// scan is most of a query's time there.
+	Parallel int
 }
 
 const minStopList = 1000
@@ -359,11 +363,10 @@ func (ix *VoteIndex) Trim() {
 }
 
 type voteScratch struct {
+	parts   []*scanPart
 	hits    []voteHit
 	offs    []int32 // end of each query descriptor's hits
 	counts  []int32
-	seen    []seenStamp // by doc
-	stamp   uint32
 	docBest []float32 // by doc: weighted hits
 	slot    []int32   // by doc: 1 + rank in ranked, 0 when not ranked
 	docs    []uint32  // docs with a non-zero docBest
@@ -393,39 +396,30 @@ type seenStamp struct {
 	pos   int32
 }
 
-// Query returns in out (reused) the at most opt.N documents with the
-// largest vote, best first, ignoring documents with fewer than
-// opt.MinVotes.
-func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Candidate {
-	out = out[:0]
-	maxHam, minVotes, n := opt.MaxHamming, opt.MinVotes, opt.N
-	stop := opt.StopFactor
-	if stop <= 0 {
-		stop = 10
-	}
-	sc := ix.pool.Get().(*voteScratch)
-	defer ix.pool.Put(sc)
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+// scanPart is the scratch of one goroutine's share of a query's scan.
+type scanPart struct {
+	hits  []voteHit
+	offs  []int32     // end of each query descriptor's hits
+	seen  []seenStamp // by doc
+	stamp uint32
+}
+
+// scan collects, for each query descriptor of q, the documents it passes
+// in (its nearest posting there). The caller holds ix.mu for reading.
+func (pt *scanPart) scan(ix *VoteIndex, q []VoteQuery, maxHam int, maxList int32) {
 	checkLive := ix.dirty > 0
-	maxList := int32(max(minStopList, stop*ix.total/max(1, len(ix.lists))))
 	rec := 1 + 8*ix.sigWords
 	two := ix.sigWords == 2
-	// First pass: the postings each query descriptor passes, one per
-	// document (its nearest there): repetitive texture would otherwise
-	// outvote the few distinctive matches of a small target. Words whose
-	// lists are far longer than average say little and cost most; they are
-	// skipped.
-	sc.hits, sc.offs = sc.hits[:0], sc.offs[:0]
-	if len(sc.seen) < len(ix.state) {
-		sc.seen = make([]seenStamp, len(ix.state)+len(ix.state)/4)
+	pt.hits, pt.offs = pt.hits[:0], pt.offs[:0]
+	if len(pt.seen) < len(ix.state) {
+		pt.seen = make([]seenStamp, len(ix.state)+len(ix.state)/4)
 	}
 	for i := range q {
 		qd := &q[i]
-		sc.stamp++
-		if sc.stamp == 0 {
-			clear(sc.seen)
-			sc.stamp = 1
+		pt.stamp++
+		if pt.stamp == 0 {
+			clear(pt.seen)
+			pt.stamp = 1
 		}
 		for _, w := range qd.Words {
 			if int(w) >= len(ix.lists) {
@@ -465,17 +459,66 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 					continue
 				}
 				// One hit per document: keep the nearest posting.
-				if st := &sc.seen[doc]; st.stamp == sc.stamp {
-					if h := &sc.hits[st.pos]; d < int(h.dist) {
+				if st := &pt.seen[doc]; st.stamp == pt.stamp {
+					if h := &pt.hits[st.pos]; d < int(h.dist) {
 						h.geo, h.dist = b[p], uint8(d)
 					}
 				} else {
-					*st = seenStamp{sc.stamp, int32(len(sc.hits))}
-					sc.hits = append(sc.hits, voteHit{doc: uint32(doc), geo: b[p], dist: uint8(d)})
+					*st = seenStamp{pt.stamp, int32(len(pt.hits))}
+					pt.hits = append(pt.hits, voteHit{doc: uint32(doc), geo: b[p], dist: uint8(d)})
 				}
 			}
 		}
-		sc.offs = append(sc.offs, int32(len(sc.hits)))
+		pt.offs = append(pt.offs, int32(len(pt.hits)))
+	}
+}
+
+// Query returns in out (reused) the at most opt.N documents with the
+// largest vote, best first, ignoring documents with fewer than
+// opt.MinVotes.
+func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Candidate {
+	out = out[:0]
+	maxHam, minVotes, n := opt.MaxHamming, opt.MinVotes, opt.N
+	stop := opt.StopFactor
+	if stop <= 0 {
+		stop = 10
+	}
+	sc := ix.pool.Get().(*voteScratch)
+	defer ix.pool.Put(sc)
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	maxList := int32(max(minStopList, stop*ix.total/max(1, len(ix.lists))))
+	// First pass: the postings each query descriptor passes, one per
+	// document (its nearest there): repetitive texture would otherwise
+	// outvote the few distinctive matches of a small target. Words whose
+	// lists are far longer than average say little and cost most; they are
+	// skipped. With opt.Parallel, contiguous runs of query descriptors are
+	// scanned by separate goroutines (the read lock covers them all), and
+	// their hits concatenated in order.
+	parts := min(max(1, opt.Parallel), max(1, len(q)/64))
+	for len(sc.parts) < parts {
+		sc.parts = append(sc.parts, new(scanPart))
+	}
+	if parts == 1 {
+		sc.parts[0].scan(ix, q, maxHam, maxList)
+	} else {
+		var wg sync.WaitGroup
+		for k := range parts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sc.parts[k].scan(ix, q[k*len(q)/parts:(k+1)*len(q)/parts], maxHam, maxList)
+			}()
+		}
+		wg.Wait()
+	}
+	sc.hits, sc.offs = sc.hits[:0], sc.offs[:0]
+	for _, pt := range sc.parts[:parts] {
+		base := int32(len(sc.hits))
+		sc.hits = append(sc.hits, pt.hits...)
+		for _, o := range pt.offs {
+			sc.offs = append(sc.offs, base+o)
+		}
 	}
 	// Second pass: vote. A descriptor that passes in many more documents
 	// than the query's typical descriptor is generic (a plain corner, a

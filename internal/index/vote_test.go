@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -210,5 +211,30 @@ func BenchmarkVoteQuery10k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		out = ix.Query(q, VoteOptions{MaxHamming: 20, MinVotes: 2, N: 8}, out)
+	}
+}
+
+// A parallel scan finds exactly what a serial one does.
+func TestVoteIndexParallelScan(t *testing.T) {
+	const words = 3000
+	r := rand.New(rand.NewPCG(11, 12))
+	ix := NewVoteIndex(words, 64)
+	docs := make([][]VoteFeature, 200)
+	for d := range docs {
+		docs[d] = voteDoc(r, words, 400)
+		if err := ix.Add(uint32(d), docs[d]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix.Remove(7) // dead postings must be skipped by every part
+	for _, d := range []int{3, 7, 150} {
+		q := viewOf(r, docs[d], 40, 900, words, 2)
+		want := ix.Query(q, VoteOptions{MaxHamming: 10, MinVotes: 1, N: 20}, nil)
+		for _, p := range []int{2, 3, 8} {
+			got := ix.Query(q, VoteOptions{MaxHamming: 10, MinVotes: 1, N: 20, Parallel: p}, nil)
+			if !slices.Equal(got, want) {
+				t.Fatalf("doc %d, %d goroutines: %v, serial %v", d, p, got, want)
+			}
+		}
 	}
 }
