@@ -302,16 +302,9 @@ func (s *Service) Load(ctx context.Context) (int, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				var t engine.Target
-				if err := t.UnmarshalBinary(j.f.Features); err != nil {
-					s.log.Error("skipping target with corrupt features", "appId", j.appID, "targetId", j.f.ID, "err", err)
-					continue
+				if s.addStored(j.appID, j.ae.rec, j.f) {
+					j.ae.changes.Add(1)
 				}
-				if err := addTarget(j.ae.rec, j.f.ID, &t, j.f.Active, j.f.Modified); err != nil {
-					s.log.Error("skipping target the engine refused", "appId", j.appID, "targetId", j.f.ID, "err", err)
-					continue
-				}
-				j.ae.changes.Add(1)
 			}
 		}()
 	}

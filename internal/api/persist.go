@@ -153,16 +153,26 @@ func (s *Service) replay(ctx context.Context, appID string, rec Recognizer, t st
 	if err != nil {
 		return err
 	}
-	var et engine.Target
-	if err := et.UnmarshalBinary(blobs.Features); err != nil {
-		s.log.Error("skipping target with corrupt features", "appId", appID, "targetId", t.ID, "err", err)
-		rec.Remove(t.ID)
-		return nil
-	}
-	if err := addTarget(rec, t.ID, &et, t.Active, t.Modified); err != nil {
-		s.log.Error("skipping target the engine refused", "appId", appID, "targetId", t.ID, "err", err)
+	if !s.addStored(appID, rec, store.Features{ID: t.ID, Active: t.Active, Modified: t.Modified, Features: blobs.Features}) {
+		rec.Remove(t.ID) // an older version must not stay searchable
 	}
 	return nil
+}
+
+// addStored indexes a target from its stored features; it logs and reports
+// false when they cannot be decoded or the engine refuses them, so that one
+// bad record never keeps the service down.
+func (s *Service) addStored(appID string, rec Recognizer, f store.Features) bool {
+	var t engine.Target
+	if err := t.UnmarshalBinary(f.Features); err != nil {
+		s.log.Error("skipping target with corrupt features", "appId", appID, "targetId", f.ID, "err", err)
+		return false
+	}
+	if err := addTarget(rec, f.ID, &t, f.Active, f.Modified); err != nil {
+		s.log.Error("skipping target the engine refused", "appId", appID, "targetId", f.ID, "err", err)
+		return false
+	}
+	return true
 }
 
 // Snapshot writes the snapshot of every on-disk engine that changed since
