@@ -94,6 +94,12 @@ type Config struct {
 	// trades recall of small, blurred views for index memory, which is
 	// what bounds a database of a million targets (docs/CAPACITY.md).
 	VoteMaxPostings int
+	// VoteRescore: how many of the best-voted targets get the translation
+	// check (index.VoteOptions.Rescore; negative disables it), and
+	// VoteCell its grid cell as a fraction of the target's side in the
+	// query.
+	VoteRescore int
+	VoteCell    float64
 	// BucketLevel is the vocabulary level whose nodes bound descriptor
 	// matching when reranking; VerifyLevel, coarser, bounds it for the
 	// candidates verified, where finding every true match matters more.
@@ -140,6 +146,8 @@ func DefaultConfig() Config {
 		VoteStopFactor: 10,
 		VoteParallel:   runtime.GOMAXPROCS(0),
 		VoteMin:        2,
+		VoteRescore:    100,
+		VoteCell:       0.2,
 		FeatureCache:   256,
 		MinScore:       0.5,
 	}
@@ -175,6 +183,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinScore <= 0 {
 		c.MinScore = d.MinScore
+	}
+	if c.VoteRescore == 0 {
+		c.VoteRescore = d.VoteRescore
+	}
+	if !(c.VoteCell > 0) {
+		c.VoteCell = d.VoteCell
 	}
 	return c
 }
@@ -335,7 +349,7 @@ func (e *Engine) add(id string, t *Target, active bool, version uint64) error {
 	var qz quantised
 	e.lookup(t.Features.Descriptors, &qz)
 	en := &entry{id: id, active: active, version: version}
-	var votes []index.VoteFeature
+	var votes voteDoc
 	if e.spill != nil {
 		ref, err := e.spill.put(encodeSpill(t.Features, t.Thumb, &qz))
 		if err != nil {
@@ -380,7 +394,7 @@ func (e *Engine) place(en *entry) {
 }
 
 // voteFeatures turns features and their words into vote index postings.
-func (e *Engine) voteFeatures(fs *feature.Set, words []uint32) []index.VoteFeature {
+func (e *Engine) voteFeatures(fs *feature.Set, words []uint32) voteDoc {
 	n := len(words)
 	if m := e.cfg.VoteMaxPostings; m > 0 && n > m {
 		n = m
@@ -389,9 +403,17 @@ func (e *Engine) voteFeatures(fs *feature.Set, words []uint32) []index.VoteFeatu
 	for j := range out {
 		i := j * len(words) / n
 		k := &fs.Keypoints[i]
-		out[j] = index.VoteFeature{Word: words[i], Sig: index.Signature{fs.Descriptors[i][0], fs.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave}
+		out[j] = index.VoteFeature{Word: words[i], Sig: index.Signature{fs.Descriptors[i][0], fs.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave,
+			Pos: index.VotePos(k.X, k.Y, fs.Width, fs.Height)}
 	}
-	return out
+	return voteDoc{side: max(fs.Width, fs.Height), feats: out}
+}
+
+// voteDoc is what a target posts to the vote index: its long side in
+// pixels, the unit of the postings' positions, and the postings.
+type voteDoc struct {
+	side  int
+	feats []index.VoteFeature
 }
 
 func (e *Engine) removeLocked(en *entry) {
@@ -404,9 +426,9 @@ func (e *Engine) removeLocked(en *entry) {
 }
 
 // indexAdd posts an entry to the retrieval index in use.
-func (e *Engine) indexAdd(en *entry, votes []index.VoteFeature, words []uint32) error {
+func (e *Engine) indexAdd(en *entry, votes voteDoc, words []uint32) error {
 	if !e.cfg.BagOfWords {
-		return e.votes.Add(en.doc, votes)
+		return e.votes.Add(en.doc, votes.side, votes.feats)
 	}
 	return e.ix.Add(en.doc, words)
 }
@@ -488,7 +510,7 @@ func (e *Engine) SetActive(id string, active bool) error {
 		en.doc = uint32(len(e.byDoc))
 		e.byDoc = append(e.byDoc, en)
 	}
-	var votes []index.VoteFeature
+	var votes voteDoc
 	if !e.cfg.BagOfWords {
 		votes = e.voteFeatures(l.fs, l.words)
 	}
@@ -756,7 +778,8 @@ func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 		lo := len(sc.vw)
 		sc.vw, sc.beam = e.vocab.LookupMulti(&q.Descriptors[i], e.cfg.VoteSlack, e.cfg.VoteWords, sc.vw, sc.beam)
 		k := &q.Keypoints[i]
-		sc.vq = append(sc.vq, index.VoteQuery{Words: sc.vw[lo:len(sc.vw):len(sc.vw)], Sig: index.Signature{q.Descriptors[i][0], q.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave})
+		sc.vq = append(sc.vq, index.VoteQuery{Words: sc.vw[lo:len(sc.vw):len(sc.vw)], Sig: index.Signature{q.Descriptors[i][0], q.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave,
+			X: k.X, Y: k.Y, Theta: k.Angle})
 	}
 	// Words were appended to one buffer that may have moved: re-slice.
 	off := 0
@@ -770,7 +793,7 @@ func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 		par = e.cfg.VoteParallel
 	}
 	sc.cands = e.votes.Query(sc.vq, index.VoteOptions{MaxHamming: e.cfg.VoteHamming, MinVotes: e.cfg.VoteMin,
-		N: e.cfg.Verify, StopFactor: e.cfg.VoteStopFactor, Parallel: par}, sc.cands[:0])
+		N: e.cfg.Verify, StopFactor: e.cfg.VoteStopFactor, Parallel: par, Rescore: max(e.cfg.VoteRescore, 0), Cell: e.cfg.VoteCell}, sc.cands[:0])
 	sc.ranked = sc.ranked[:0]
 	for _, c := range sc.cands {
 		if en := e.entryOf(c.Doc); en != nil {

@@ -473,3 +473,35 @@ func TestSimulatedTargetsAndPostingCap(t *testing.T) {
 		t.Fatalf("search with a simulated twin: %+v %v", res, err)
 	}
 }
+
+// TestVoteTranslationWiring checks that targets post their keypoints'
+// positions and queries theirs in the frames the translation check assumes:
+// a clear view keeps most of its fullest bin's votes when they must also
+// agree on the target's centre. A swapped axis, a wrong unit or a wrong
+// rotation sense would scatter the centres and lose most of them.
+func TestVoteTranslationWiring(t *testing.T) {
+	e := newFixtureEngine(t)
+	for _, tr := range loadTruth(t) {
+		if tr.Target == nil {
+			continue
+		}
+		q := e.ExtractQuery(loadImage(t, tr.Query))
+		score := func(rescore int) int {
+			e.cfg.VoteRescore = rescore
+			sc := e.pool.Get().(*searchScratch)
+			defer e.pool.Put(sc)
+			e.retrieveVotes(q.Features, sc)
+			for _, r := range sc.ranked {
+				if r.en.id == *tr.Target {
+					return r.matches
+				}
+			}
+			return 0
+		}
+		plain, checked := score(-1), score(100)
+		t.Logf("%s: %d votes in the fullest bin, %d also agree on the centre", tr.Query, plain, checked)
+		if plain < 20 || float64(checked) < 0.8*float64(plain) {
+			t.Errorf("%s: %d of %d votes agree on the centre", tr.Query, checked, plain)
+		}
+	}
+}

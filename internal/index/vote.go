@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,6 +47,7 @@ type VoteIndex struct {
 	mu    sync.RWMutex
 	lists []voteList // by word
 	state []docState // by doc
+	side  []uint16   // by doc: the long side of the target in pixels, the unit of VoteFeature.Pos
 	n     int        // live documents
 	dirty int        // removed documents whose postings may remain
 	dead  int        // estimated postings of removed documents
@@ -81,7 +83,25 @@ type VoteFeature struct {
 	Sig    Signature
 	Angle  uint8 // orientation bin, 0…AngleBins-1
 	Octave uint8 // pyramid level, 0…15
+	// Pos is the keypoint's offset from the target's centre in sixteenths
+	// of the target's long side (Add's side), biased by 8 and clamped to
+	// 0…15, x in the high nibble: see VotePos.
+	Pos uint8
 }
+
+// VotePos packs a keypoint position (x, y) of a w×h target for
+// VoteFeature.Pos.
+func VotePos(x, y float32, w, h int) uint8 {
+	side := float32(max(w, h, 1))
+	q := func(v, mid float32) uint8 {
+		c := int(math.Floor(float64((v-mid)/side*posCells))) + posCells/2
+		return uint8(min(max(c, 0), posCells-1))
+	}
+	return q(x, float32(w)/2)<<4 | q(y, float32(h)/2)
+}
+
+// posCells is the resolution of VoteFeature.Pos across the long side.
+const posCells = 16
 
 // VoteQuery is one query descriptor: its candidate words and signature.
 type VoteQuery struct {
@@ -89,6 +109,9 @@ type VoteQuery struct {
 	Sig    Signature
 	Angle  uint8
 	Octave uint8
+	// X, Y (pixels) and Theta (radians) are the keypoint's position and
+	// orientation, for the translation check of VoteOptions.Rescore.
+	X, Y, Theta float32
 }
 
 // VoteOptions tunes Query.
@@ -104,6 +127,15 @@ type VoteOptions struct {
 	// calling one). Worth it for large indexes on an idle machine: the
 	// scan is most of a query's time there.
 	Parallel int
+	// Rescore, when positive, adds a translation check: the votes of a
+	// target's fullest bin must also agree on where they put the target's
+	// centre in the query. Up to Rescore documents, in decreasing order of
+	// their vote bound, are scored that way; the N best by that score are
+	// returned. See translationScore.
+	Rescore int
+	// Cell is the translation bin's side as a fraction of the target's
+	// side seen in the query (0 means 0.2).
+	Cell float64
 }
 
 const minStopList = 1000
@@ -164,8 +196,10 @@ func (ix *VoteIndex) Reusable(doc uint32) bool {
 	return int(doc) >= len(ix.state) || ix.state[doc] == docFree
 }
 
-// Add indexes the features of doc. The id must be unused (ErrDocInUse).
-func (ix *VoteIndex) Add(doc uint32, fs []VoteFeature) error {
+// Add indexes the features of doc, a target whose long side is side pixels
+// (the unit of VoteFeature.Pos; 0 when unknown, which exempts the document
+// from the translation check). The id must be unused (ErrDocInUse).
+func (ix *VoteIndex) Add(doc uint32, side int, fs []VoteFeature) error {
 	if doc > MaxVoteDoc {
 		return fmt.Errorf("index: add doc %d: id above %d", doc, MaxVoteDoc)
 	}
@@ -181,9 +215,11 @@ func (ix *VoteIndex) Add(doc uint32, fs []VoteFeature) error {
 	}
 	for int(doc) >= len(ix.state) {
 		ix.state = append(ix.state, docFree)
+		ix.side = append(ix.side, 0)
 	}
+	ix.side[doc] = uint16(min(max(side, 0), math.MaxUint16))
 	for _, f := range fs {
-		ix.lists[f.Word].append(doc, f.Angle%AngleBins<<4|f.Octave&15, f.Sig, ix.sigWords)
+		ix.lists[f.Word].append(doc, f.Angle%AngleBins<<4|f.Octave&15, f.Pos, f.Sig, ix.sigWords)
 	}
 	ix.state[doc] = docLive
 	ix.n++
@@ -191,9 +227,13 @@ func (ix *VoteIndex) Add(doc uint32, fs []VoteFeature) error {
 	return nil
 }
 
-func (l *voteList) append(doc uint32, geo uint8, sig Signature, sigWords int) {
+// recordLen is the length of a posting after its document code: geometry
+// byte, position byte, signature.
+func recordLen(sigWords int) int { return 2 + 8*sigWords }
+
+func (l *voteList) append(doc uint32, geo, pos uint8, sig Signature, sigWords int) {
 	l.b = appendDoc(l.b, doc, l.last)
-	l.b = append(l.b, geo)
+	l.b = append(l.b, geo, pos)
 	l.b = binary.LittleEndian.AppendUint64(l.b, sig[0])
 	if sigWords == 2 {
 		l.b = binary.LittleEndian.AppendUint64(l.b, sig[1])
@@ -312,7 +352,7 @@ func (l *voteList) filter(gone func(uint32) bool, sigWords int) int {
 	if l.n == 0 {
 		return 0
 	}
-	rec := 1 + 8*sigWords
+	rec := recordLen(sigWords)
 	var out voteList
 	keep := false
 	for p, doc := 0, uint32(0); p < len(l.b); {
@@ -340,7 +380,7 @@ func (l *voteList) filter(gone func(uint32) bool, sigWords int) int {
 func (ix *VoteIndex) Bytes() int64 {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	b := int64(len(ix.lists))*40 + int64(len(ix.state))
+	b := int64(len(ix.lists))*40 + 3*int64(len(ix.state))
 	for i := range ix.lists {
 		b += int64(cap(ix.lists[i].b))
 	}
@@ -374,19 +414,25 @@ type voteScratch struct {
 	start   []int32 // ranked document r's hits are grouped[start[r]:start[r+1]]
 	fill    []int32
 	grouped []binHit
+	cells   []cellVote
+	top     []binned
 }
 
 type voteHit struct {
 	doc  uint32
 	geo  uint8
+	pos  uint8
 	dist uint8
 	wt   float32
 }
 
-// binHit is a hit's change of orientation and octave (+16) and weight.
+// binHit is a hit's change of orientation and octave (+16), weight, query
+// descriptor and target position.
 type binHit struct {
 	da, do uint8
+	pos    uint8
 	wt     float32
+	qi     int32
 }
 
 // seenStamp marks a document as hit by the current query descriptor (stamp)
@@ -408,7 +454,7 @@ type scanPart struct {
 // in (its nearest posting there). The caller holds ix.mu for reading.
 func (pt *scanPart) scan(ix *VoteIndex, q []VoteQuery, maxHam int, maxList int32) {
 	checkLive := ix.dirty > 0
-	rec := 1 + 8*ix.sigWords
+	rec := recordLen(ix.sigWords)
 	two := ix.sigWords == 2
 	pt.hits, pt.offs = pt.hits[:0], pt.offs[:0]
 	if len(pt.seen) < len(ix.state) {
@@ -448,9 +494,9 @@ func (pt *scanPart) scan(ix *VoteIndex, q []VoteQuery, maxHam int, maxList int32
 					doc = int64(x)
 					p += k
 				}
-				d := bits.OnesCount64(binary.LittleEndian.Uint64(b[p+1:]) ^ qd.Sig[0])
+				d := bits.OnesCount64(binary.LittleEndian.Uint64(b[p+2:]) ^ qd.Sig[0])
 				if two {
-					d += bits.OnesCount64(binary.LittleEndian.Uint64(b[p+9:]) ^ qd.Sig[1])
+					d += bits.OnesCount64(binary.LittleEndian.Uint64(b[p+10:]) ^ qd.Sig[1])
 				}
 				if d > maxHam {
 					continue
@@ -461,11 +507,11 @@ func (pt *scanPart) scan(ix *VoteIndex, q []VoteQuery, maxHam int, maxList int32
 				// One hit per document: keep the nearest posting.
 				if st := &pt.seen[doc]; st.stamp == pt.stamp {
 					if h := &pt.hits[st.pos]; d < int(h.dist) {
-						h.geo, h.dist = b[p], uint8(d)
+						h.geo, h.pos, h.dist = b[p], b[p+1], uint8(d)
 					}
 				} else {
 					*st = seenStamp{pt.stamp, int32(len(pt.hits))}
-					pt.hits = append(pt.hits, voteHit{doc: uint32(doc), geo: b[p], dist: uint8(d)})
+					pt.hits = append(pt.hits, voteHit{doc: uint32(doc), geo: b[p], pos: b[p+1], dist: uint8(d)})
 				}
 			}
 		}
@@ -600,9 +646,11 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 			if r := sc.slot[h.doc]; r > 0 {
 				qd := &q[qi]
 				sc.grouped[fill[r-1]] = binHit{
-					da: uint8((int(h.geo>>4) - int(qd.Angle) + 2*AngleBins) % AngleBins),
-					do: uint8(int(h.geo&15) - int(qd.Octave) + 16),
-					wt: h.wt,
+					da:  uint8((int(h.geo>>4) - int(qd.Angle) + 2*AngleBins) % AngleBins),
+					do:  uint8(int(h.geo&15) - int(qd.Octave) + 16),
+					pos: h.pos,
+					wt:  h.wt,
+					qi:  int32(qi),
 				}
 				fill[r-1]++
 			}
@@ -613,28 +661,145 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 	// Bin documents in decreasing order of their bound; once the bound
 	// falls below the n-th fullest bin found, no later document can enter.
 	var bins [binsPerDoc]float32
+	// With a translation check, the keep best by bin are its input.
+	keep := n
+	if opt.Rescore > 0 {
+		keep = max(n, opt.Rescore)
+	}
+	top := sc.top[:0]
 	for r, c := range sc.ranked {
 		sc.slot[c.Doc] = 0
-		if len(out) >= n && c.Score <= out[len(out)-1].Score {
+		if len(top) >= keep && c.Score <= top[len(top)-1].Score {
 			continue // keep clearing slots
 		}
-		best := float32(0)
+		best, bestBin := float32(0), 0
 		for _, g := range sc.grouped[sc.start[r]:sc.start[r+1]] {
-			a1 := (int(g.da) + 1) % AngleBins
-			o0 := int(g.do) / 2
-			o1 := min(o0+1, octaveBins-1)
-			for _, b := range [4]int{int(g.da)*octaveBins + o0, int(g.da)*octaveBins + o1, a1*octaveBins + o0, a1*octaveBins + o1} {
+			for _, b := range hitBins(g) {
 				bins[b] += g.wt
-				best = max(best, bins[b])
+				if bins[b] > best {
+					best, bestBin = bins[b], b
+				}
 			}
 		}
 		clear(bins[:])
 		if best < float32(minVotes) {
 			continue
 		}
-		out = insertTop(out, Candidate{Doc: c.Doc, Score: best}, n)
+		top = insertTopBin(top, binned{Candidate: Candidate{Doc: c.Doc, Score: best}, rank: int32(r), bin: int32(bestBin)}, keep)
+	}
+	sc.top = top
+	for _, t := range top {
+		if side := ix.side[t.Doc]; opt.Rescore > 0 && side > 0 {
+			hits := sc.grouped[sc.start[t.rank]:sc.start[t.rank+1]]
+			t.Score = translationScore(hits, int(t.bin), q, float32(side), opt.Cell, &sc.cells)
+			if t.Score < float32(minVotes) {
+				continue
+			}
+		}
+		out = insertTop(out, t.Candidate, n)
 	}
 	return out
+}
+
+// binned is a candidate scored by its fullest bin: where its hits are in
+// the grouped hits, and which bin.
+type binned struct {
+	Candidate
+	rank, bin int32
+}
+
+// insertTopBin is insertTop for binned candidates.
+func insertTopBin(out []binned, c binned, n int) []binned {
+	i := len(out)
+	for i > 0 && byScore(c.Candidate, out[i-1].Candidate) < 0 {
+		i--
+	}
+	if i >= n {
+		return out
+	}
+	if len(out) < n {
+		out = append(out, binned{})
+	}
+	copy(out[i+1:], out[i:len(out)-1])
+	out[i] = c
+	return out
+}
+
+// hitBins returns the four (orientation, octave) bins a hit votes in.
+func hitBins(g binHit) [4]int {
+	a1 := (int(g.da) + 1) % AngleBins
+	o0 := int(g.do) / 2
+	o1 := min(o0+1, octaveBins-1)
+	return [4]int{int(g.da)*octaveBins + o0, int(g.da)*octaveBins + o1, a1*octaveBins + o0, a1*octaveBins + o1}
+}
+
+// translationScore is the weight of the hits of one document's fullest
+// (orientation, octave) bin that agree on where the target's centre lies in
+// the query. Each hit, with the rotation its orientations imply and the
+// scale its pyramid levels imply, carries its target keypoint's offset
+// from the centre into the query; true matches of a planar target put the
+// centre in one place, up to the quantisation of angle, level and position
+// and the perspective a similarity ignores, while chance matches on clutter
+// scatter it over the frame. Centres are binned on a grid whose cell is a
+// fraction cell of the target's side as the bin's scale shows it, each vote
+// shared by the 2×2 cells nearest it; the fullest cell is the score.
+func translationScore(hits []binHit, bin int, q []VoteQuery, side float32, cell float64, buf *[]cellVote) float32 {
+	if cell <= 0 {
+		cell = 0.2
+	}
+	// The bin's octave pair gives the scale the grid is sized by: query
+	// pixels per target pixel, 1.2 per pyramid level.
+	o := bin%octaveBins*2 - 16 // target level − query level, lower of the pair
+	size := float32(cell) * side * float32(math.Pow(levelScale, -float64(o)-0.5))
+	cells := (*buf)[:0]
+	for _, g := range hits {
+		hb := hitBins(g)
+		if hb[0] != bin && hb[1] != bin && hb[2] != bin && hb[3] != bin {
+			continue
+		}
+		qd := &q[g.qi]
+		// The target's orientation bin centre; g.da is its difference to
+		// the query's bin, so recover the target's bin from both.
+		tb := (int(g.da) + int(qd.Angle)) % AngleBins
+		theta := float64(qd.Theta) - (float64(tb)+0.5)*2*math.Pi/AngleBins
+		s := math.Pow(levelScale, -float64(int(g.do)-16))
+		sin, cos := math.Sincos(theta)
+		dx := (float64(g.pos>>4) - posCells/2 + 0.5) * float64(side) / posCells
+		dy := (float64(g.pos&15) - posCells/2 + 0.5) * float64(side) / posCells
+		cx := float64(qd.X) - s*(cos*dx-sin*dy)
+		cy := float64(qd.Y) - s*(sin*dx+cos*dy)
+		// Votes go to the 2x2 cells around the centre: cell (i, j)
+		// covers [i, i+1) × [j, j+1) in units of size, offset by half a
+		// cell, so a centre votes where it is nearest.
+		fx, fy := cx/float64(size)-0.5, cy/float64(size)-0.5
+		if math.IsNaN(fx) || math.IsNaN(fy) || math.Abs(fx) > 1<<14 || math.Abs(fy) > 1<<14 {
+			continue
+		}
+		ix, iy := int32(math.Floor(fx)), int32(math.Floor(fy))
+		for _, d := range [4][2]int32{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+			cells = append(cells, cellVote{key: (ix+d[0])<<16 ^ (iy+d[1])&0xffff, wt: g.wt})
+		}
+	}
+	*buf = cells
+	slices.SortFunc(cells, func(a, b cellVote) int { return cmp.Compare(a.key, b.key) })
+	best, run := float32(0), float32(0)
+	for i, c := range cells {
+		if i > 0 && c.key != cells[i-1].key {
+			run = 0
+		}
+		run += c.wt
+		best = max(best, run)
+	}
+	return best
+}
+
+// levelScale is the pyramid's scale step, the extractor's default.
+const levelScale = 1.2
+
+// cellVote is one hit's vote for a translation cell.
+type cellVote struct {
+	key int32
+	wt  float32
 }
 
 // insertTop inserts c into out, kept sorted best first and at most n long.

@@ -2,6 +2,7 @@ package index
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -64,7 +65,7 @@ func testFindsSmallView(t *testing.T, sigBits, maxHam int, shuffled bool) {
 		if shuffled {
 			d = order[i]
 		}
-		if err := ix.Add(uint32(d), docs[d]); err != nil {
+		if err := ix.Add(uint32(d), 0, docs[d]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,10 +95,10 @@ func testFindsSmallView(t *testing.T, sigBits, maxHam int, shuffled bool) {
 		}
 	}
 	// Its id is not reusable until compaction has dropped its postings.
-	if err := ix.Add(123, docs[123]); !errors.Is(err, ErrDocInUse) {
+	if err := ix.Add(123, 0, docs[123]); !errors.Is(err, ErrDocInUse) {
 		t.Fatalf("re-adding an uncompacted id: %v, want ErrDocInUse", err)
 	}
-	if err := ix.Add(300, docs[123]); err != nil {
+	if err := ix.Add(300, 0, docs[123]); err != nil {
 		t.Fatal(err)
 	}
 	if got := ix.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 1}, nil); len(got) != 1 || got[0].Doc != 300 {
@@ -114,7 +115,7 @@ func testFindsSmallView(t *testing.T, sigBits, maxHam int, shuffled bool) {
 	if got := ix.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 1}, nil); len(got) != 1 || got[0].Doc != 300 {
 		t.Fatalf("after compaction: %v", got)
 	}
-	if err := ix.Add(123, docs[123]); err != nil {
+	if err := ix.Add(123, 0, docs[123]); err != nil {
 		t.Fatal(err)
 	}
 	if ix.Len() != 301 {
@@ -130,12 +131,12 @@ func TestVoteIndexBurst(t *testing.T) {
 	for range 200 {
 		rep = append(rep, VoteFeature{Word: 1, Angle: 0, Octave: 0})
 	}
-	ix.Add(0, rep)
+	ix.Add(0, 0, rep)
 	var distinct []VoteFeature
 	for i := range 8 {
 		distinct = append(distinct, VoteFeature{Word: 2 + uint32(i), Sig: Signature{^uint64(0), ^uint64(0)}, Angle: 3, Octave: 2})
 	}
-	ix.Add(1, distinct)
+	ix.Add(1, 0, distinct)
 	q := []VoteQuery{{Words: []uint32{1}}}
 	for i := range 8 {
 		q = append(q, VoteQuery{Words: []uint32{2 + uint32(i)}, Sig: Signature{^uint64(0), ^uint64(0)}, Angle: 3, Octave: 2})
@@ -153,7 +154,7 @@ func TestVoteIndexConcurrent(t *testing.T) {
 	docs := make([][]VoteFeature, 50)
 	for d := range docs {
 		docs[d] = voteDoc(r, words, 200)
-		ix.Add(uint32(d), docs[d])
+		ix.Add(uint32(d), 0, docs[d])
 	}
 	q := viewOf(r, docs[7], 30, 200, words, 2)
 	var wg sync.WaitGroup
@@ -164,7 +165,7 @@ func TestVoteIndexConcurrent(t *testing.T) {
 			d := uint32(10 + i%40)
 			ix.Remove(uint32(len(docs) + i - 1))
 			ix.Remove(d)
-			if err := ix.Add(uint32(len(docs)+i), docs[d]); err != nil {
+			if err := ix.Add(uint32(len(docs)+i), 0, docs[d]); err != nil {
 				t.Error(err)
 				return
 			}
@@ -184,7 +185,7 @@ func TestVoteIndexConcurrent(t *testing.T) {
 
 func TestVoteIndexRejectsBadWord(t *testing.T) {
 	ix := NewVoteIndex(4, 128)
-	if err := ix.Add(0, []VoteFeature{{Word: 4}}); err == nil {
+	if err := ix.Add(0, 0, []VoteFeature{{Word: 4}}); err == nil {
 		t.Fatal("word out of range accepted")
 	}
 }
@@ -199,7 +200,7 @@ func BenchmarkVoteQuery10k(b *testing.B) {
 		if d == 0 {
 			d0 = fs
 		}
-		ix.Add(uint32(d), fs)
+		ix.Add(uint32(d), 0, fs)
 	}
 	q := viewOf(r, d0, 50, 1950, words, 3)
 	for i := range q {
@@ -222,7 +223,7 @@ func TestVoteIndexParallelScan(t *testing.T) {
 	docs := make([][]VoteFeature, 200)
 	for d := range docs {
 		docs[d] = voteDoc(r, words, 400)
-		if err := ix.Add(uint32(d), docs[d]); err != nil {
+		if err := ix.Add(uint32(d), 0, docs[d]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -236,5 +237,72 @@ func TestVoteIndexParallelScan(t *testing.T) {
 				t.Fatalf("doc %d, %d goroutines: %v, serial %v", d, p, got, want)
 			}
 		}
+	}
+}
+
+// TestVoteTranslationCheck: two targets receive votes that agree on the
+// change of orientation and scale, but only the true one's also agree on
+// where its centre lies in the query. Without the translation check the
+// decoy, with more votes, ranks first; with it, the true target does.
+func TestVoteTranslationCheck(t *testing.T) {
+	const (
+		words = 4000
+		side  = 640
+		rot   = 0.5 // radians, the view's rotation
+	)
+	r := rand.New(rand.NewPCG(3, 4))
+	ix := NewVoteIndex(words, 64)
+	// Target keypoints at level 2, seen at query level 0: the scale the
+	// levels imply is 1.2^-2 query pixels per target pixel.
+	s := 1 / (1.2 * 1.2)
+	var trueDoc, decoy []VoteFeature
+	var q []VoteQuery
+	sin, cos := math.Sincos(rot)
+	cx, cy := 300.0, 260.0 // where the true target's centre lands
+	for i := range 60 {
+		x, y := r.Float64()*side, r.Float64()*side*0.75
+		ang := r.Float64() * 2 * math.Pi
+		f := VoteFeature{Word: uint32(i), Sig: Signature{r.Uint64()}, Angle: uint8(ang / (2 * math.Pi) * AngleBins), Octave: 2,
+			Pos: VotePos(float32(x), float32(y), side, side*3/4)}
+		trueDoc = append(trueDoc, f)
+		dx, dy := x-side/2, y-side*3/8
+		qa := math.Mod((float64(f.Angle)+0.5)*2*math.Pi/AngleBins+rot, 2*math.Pi)
+		q = append(q, VoteQuery{Words: []uint32{f.Word}, Sig: f.Sig, Angle: uint8(qa / (2 * math.Pi) * AngleBins), Octave: 0,
+			X: float32(cx + s*(cos*dx-sin*dy)), Y: float32(cy + s*(sin*dx+cos*dy)), Theta: float32(qa)})
+	}
+	// The decoy shares 80 query descriptors with the same rotation and
+	// scale, at random places in its image.
+	for i := range 80 {
+		x, y := r.Float64()*side, r.Float64()*side*0.75
+		ang := r.Float64() * 2 * math.Pi
+		f := VoteFeature{Word: uint32(1000 + i), Sig: Signature{r.Uint64()}, Angle: uint8(ang / (2 * math.Pi) * AngleBins), Octave: 2,
+			Pos: VotePos(float32(x), float32(y), side, side*3/4)}
+		decoy = append(decoy, f)
+		qa := math.Mod((float64(f.Angle)+0.5)*2*math.Pi/AngleBins+rot, 2*math.Pi)
+		q = append(q, VoteQuery{Words: []uint32{f.Word}, Sig: f.Sig, Angle: uint8(qa / (2 * math.Pi) * AngleBins), Octave: 0,
+			X: float32(r.Float64() * 640), Y: float32(r.Float64() * 480), Theta: float32(qa)})
+	}
+	if err := ix.Add(1, side, trueDoc); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Add(2, side, decoy); err != nil {
+		t.Fatal(err)
+	}
+	opt := VoteOptions{MaxHamming: 10, MinVotes: 2, N: 2}
+	plain := ix.Query(q, opt, nil)
+	if len(plain) != 2 || plain[0].Doc != 2 {
+		t.Fatalf("without the check: %+v, want the decoy (2) first", plain)
+	}
+	opt.Rescore = 10
+	got := ix.Query(q, opt, nil)
+	if len(got) == 0 || got[0].Doc != 1 {
+		t.Fatalf("with the check: %+v, want the true target (1) first", got)
+	}
+	t.Logf("plain %+v, checked %+v", plain, got)
+	if got[0].Score < 40 {
+		t.Errorf("true target keeps %.1f of its 60 votes, want most", got[0].Score)
+	}
+	if len(got) > 1 && got[1].Score > 30 {
+		t.Errorf("decoy keeps %.1f of its 80 votes", got[1].Score)
 	}
 }

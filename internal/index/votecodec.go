@@ -10,14 +10,17 @@ import (
 )
 
 const (
-	voteMagic   = "OVI"
-	voteVersion = 1
+	voteMagic = "OVI"
+	// voteVersion 2 added the position byte of each posting and the
+	// documents' sides; version 1 streams are refused (the engine then
+	// rebuilds from its store).
+	voteVersion = 2
 )
 
 var voteCRC = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteTo writes the index as it stands: "OVI", version, vocabulary size,
-// signature words, document states, then every list (records, last
+// signature words, document states and sides, then every list (records, last
 // document, byte length, bytes), and a CRC-32C of all that. Writers (Add,
 // Remove) wait while it runs; queries do not.
 func (ix *VoteIndex) WriteTo(w io.Writer) (int64, error) {
@@ -32,6 +35,9 @@ func (ix *VoteIndex) WriteTo(w io.Writer) (int64, error) {
 	b = binary.AppendUvarint(b, uint64(len(ix.state)))
 	for _, s := range ix.state {
 		b = append(b, byte(s))
+	}
+	for _, s := range ix.side {
+		b = binary.LittleEndian.AppendUint16(b, s)
 	}
 	cw.write(b)
 	for i := range ix.lists {
@@ -104,6 +110,7 @@ func ReadVoteIndex(r io.Reader, words int) (*VoteIndex, error) {
 		return nil, bad("document states")
 	}
 	ix.state = make([]docState, ndoc)
+	ix.side = make([]uint16, ndoc)
 	for d, s := range states {
 		if s > byte(docDirty) {
 			return nil, bad("document state")
@@ -116,7 +123,14 @@ func ReadVoteIndex(r io.Reader, words int) (*VoteIndex, error) {
 			ix.dirty++
 		}
 	}
-	rec := 1 + 8*int(sw)
+	sides := cr.bytes(2 * int(ndoc))
+	if cr.err != nil {
+		return nil, bad("document sides")
+	}
+	for d := range ix.side {
+		ix.side[d] = binary.LittleEndian.Uint16(sides[2*d:])
+	}
+	rec := recordLen(int(sw))
 	for i := range ix.lists {
 		n, last, size := cr.uvarint(), cr.uvarint(), cr.uvarint()
 		if cr.err != nil || last >= ndoc && n > 0 || size < n*uint64(rec+1) || size > n*uint64(rec+6) {
@@ -148,7 +162,7 @@ func ReadVoteIndex(r io.Reader, words int) (*VoteIndex, error) {
 // checkDocs walks every list and verifies that each record names a known
 // document, so a query can index by document without bounds checks.
 func (ix *VoteIndex) checkDocs() error {
-	rec := 1 + 8*ix.sigWords
+	rec := recordLen(ix.sigWords)
 	for w := range ix.lists {
 		l := &ix.lists[w]
 		doc, k := uint32(0), int32(0)

@@ -16,7 +16,10 @@ func TestVoteIndexRoundTrip(t *testing.T) {
 		docs := make([][]VoteFeature, 60)
 		for d := range docs {
 			docs[d] = voteDoc(r, words, 300)
-			if err := ix.Add(uint32(d), docs[d]); err != nil {
+			for i := range docs[d] {
+				docs[d][i].Pos = uint8(i * 37) // positions and sides must survive too
+			}
+			if err := ix.Add(uint32(d), 100+d, docs[d]); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -35,7 +38,14 @@ func TestVoteIndexRoundTrip(t *testing.T) {
 		maxHam := sigBits / 7
 		for _, d := range []int{0, 5, 17, 59} {
 			q := viewOf(r, docs[d], 40, 200, words, 3)
-			a, b := ix.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 5}, nil), got.Query(q, VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 5}, nil)
+			for i := range q {
+				q[i].X, q[i].Y = float32(i%17)*20, float32(i%13)*20
+			}
+			opt := VoteOptions{MaxHamming: maxHam, MinVotes: 2, N: 5, Rescore: 20}
+			a, b := ix.Query(q, opt, nil), got.Query(q, opt, nil)
+			if len(a) == 0 && d != 5 {
+				t.Fatalf("%d-bit doc %d: nothing found", sigBits, d)
+			}
 			if !slices.Equal(a, b) {
 				t.Fatalf("%d-bit doc %d: query after reading %v, before %v", sigBits, d, b, a)
 			}
@@ -44,7 +54,7 @@ func TestVoteIndexRoundTrip(t *testing.T) {
 			}
 		}
 		// The read index takes new documents and compacts.
-		if err := got.Add(60, docs[1]); err != nil {
+		if err := got.Add(60, 0, docs[1]); err != nil {
 			t.Fatal(err)
 		}
 		got.Compact()
@@ -59,7 +69,7 @@ func TestReadVoteIndexRejectsDamage(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
 	ix := NewVoteIndex(words, 64)
 	for d := range 10 {
-		ix.Add(uint32(d), voteDoc(r, words, 100))
+		ix.Add(uint32(d), 0, voteDoc(r, words, 100))
 	}
 	var buf bytes.Buffer
 	ix.WriteTo(&buf)
