@@ -1,7 +1,6 @@
 package index
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -414,7 +413,8 @@ type voteScratch struct {
 	start   []int32 // ranked document r's hits are grouped[start[r]:start[r+1]]
 	fill    []int32
 	grouped []binHit
-	cells   []cellVote
+	cells   cellTable
+	qtrig   [][2]float32
 	top     []binned
 }
 
@@ -688,10 +688,21 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 		top = insertTopBin(top, binned{Candidate: Candidate{Doc: c.Doc, Score: best}, rank: int32(r), bin: int32(bestBin)}, keep)
 	}
 	sc.top = top
+	if opt.Rescore > 0 && len(top) > 0 {
+		sc.qtrig = slices.Grow(sc.qtrig[:0], len(q))[:len(q)]
+		for i := range q {
+			sin, cos := math.Sincos(float64(q[i].Theta))
+			sc.qtrig[i] = [2]float32{float32(cos), float32(sin)}
+		}
+	}
+	cell := opt.Cell
+	if cell <= 0 {
+		cell = 0.2
+	}
 	for _, t := range top {
 		if side := ix.side[t.Doc]; opt.Rescore > 0 && side > 0 {
 			hits := sc.grouped[sc.start[t.rank]:sc.start[t.rank+1]]
-			t.Score = translationScore(hits, int(t.bin), q, float32(side), opt.Cell, &sc.cells)
+			t.Score = translationScore(hits, int(t.bin), q, sc.qtrig, float32(side), cell, &sc.cells)
 			if t.Score < float32(minVotes) {
 				continue
 			}
@@ -743,63 +754,114 @@ func hitBins(g binHit) [4]int {
 // scatter it over the frame. Centres are binned on a grid whose cell is a
 // fraction cell of the target's side as the bin's scale shows it, each vote
 // shared by the 2×2 cells nearest it; the fullest cell is the score.
-func translationScore(hits []binHit, bin int, q []VoteQuery, side float32, cell float64, buf *[]cellVote) float32 {
-	if cell <= 0 {
-		cell = 0.2
-	}
+// qtrig holds the cosine and sine of each query descriptor's orientation.
+func translationScore(hits []binHit, bin int, q []VoteQuery, qtrig [][2]float32, side float32, cell float64, tab *cellTable) float32 {
 	// The bin's octave pair gives the scale the grid is sized by: query
 	// pixels per target pixel, 1.2 per pyramid level.
 	o := bin%octaveBins*2 - 16 // target level − query level, lower of the pair
-	size := float32(cell) * side * float32(math.Pow(levelScale, -float64(o)-0.5))
-	cells := (*buf)[:0]
+	inv := 1 / (float32(cell) * side * levelPow[16-o] / levelRoot)
+	unit := side / posCells
+	tab.reset(4 * len(hits))
+	best := float32(0)
 	for _, g := range hits {
 		hb := hitBins(g)
 		if hb[0] != bin && hb[1] != bin && hb[2] != bin && hb[3] != bin {
 			continue
 		}
 		qd := &q[g.qi]
-		// The target's orientation bin centre; g.da is its difference to
-		// the query's bin, so recover the target's bin from both.
+		// The rotation is the query's orientation less the centre of the
+		// target's orientation bin (recovered from g.da and the query's
+		// bin): cos and sin of a difference, from the two angles' own.
 		tb := (int(g.da) + int(qd.Angle)) % AngleBins
-		theta := float64(qd.Theta) - (float64(tb)+0.5)*2*math.Pi/AngleBins
-		s := math.Pow(levelScale, -float64(int(g.do)-16))
-		sin, cos := math.Sincos(theta)
-		dx := (float64(g.pos>>4) - posCells/2 + 0.5) * float64(side) / posCells
-		dy := (float64(g.pos&15) - posCells/2 + 0.5) * float64(side) / posCells
-		cx := float64(qd.X) - s*(cos*dx-sin*dy)
-		cy := float64(qd.Y) - s*(sin*dx+cos*dy)
+		qc, qs := qtrig[g.qi][0], qtrig[g.qi][1]
+		tc, ts := binTrig[tb][0], binTrig[tb][1]
+		cos, sin := qc*tc+qs*ts, qs*tc-qc*ts
+		s := levelPow[32-int(g.do)] // query pixels per target pixel
+		dx := (float32(g.pos>>4) - posCells/2 + 0.5) * unit
+		dy := (float32(g.pos&15) - posCells/2 + 0.5) * unit
+		cx := qd.X - s*(cos*dx-sin*dy)
+		cy := qd.Y - s*(sin*dx+cos*dy)
 		// Votes go to the 2x2 cells around the centre: cell (i, j)
-		// covers [i, i+1) × [j, j+1) in units of size, offset by half a
-		// cell, so a centre votes where it is nearest.
-		fx, fy := cx/float64(size)-0.5, cy/float64(size)-0.5
-		if math.IsNaN(fx) || math.IsNaN(fy) || math.Abs(fx) > 1<<14 || math.Abs(fy) > 1<<14 {
-			continue
+		// covers [i, i+1) × [j, j+1) in units of the cell, offset by half
+		// a cell, so a centre votes where it is nearest.
+		fx, fy := cx*inv-0.5, cy*inv-0.5
+		if !(fx > -1<<14 && fx < 1<<14 && fy > -1<<14 && fy < 1<<14) {
+			continue // also NaN
 		}
-		ix, iy := int32(math.Floor(fx)), int32(math.Floor(fy))
+		ix, iy := int32(math.Floor(float64(fx))), int32(math.Floor(float64(fy)))
 		for _, d := range [4][2]int32{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
-			cells = append(cells, cellVote{key: (ix+d[0])<<16 ^ (iy+d[1])&0xffff, wt: g.wt})
+			best = max(best, tab.add((ix+d[0])<<16^(iy+d[1])&0xffff, g.wt))
 		}
-	}
-	*buf = cells
-	slices.SortFunc(cells, func(a, b cellVote) int { return cmp.Compare(a.key, b.key) })
-	best, run := float32(0), float32(0)
-	for i, c := range cells {
-		if i > 0 && c.key != cells[i-1].key {
-			run = 0
-		}
-		run += c.wt
-		best = max(best, run)
 	}
 	return best
 }
 
-// levelScale is the pyramid's scale step, the extractor's default.
+// levelScale is the pyramid's scale step, the extractor's default;
+// levelPow[16+k] is levelScale^k for k in −16…16, and levelRoot its square
+// root, the middle of a bin's pair of levels.
 const levelScale = 1.2
 
-// cellVote is one hit's vote for a translation cell.
-type cellVote struct {
-	key int32
-	wt  float32
+var (
+	levelPow = func() (t [33]float32) {
+		for k := range t {
+			t[k] = float32(math.Pow(levelScale, float64(k-16)))
+		}
+		return t
+	}()
+	levelRoot = float32(math.Sqrt(levelScale))
+	// binTrig is the cosine and sine of each orientation bin's centre.
+	binTrig = func() (t [AngleBins][2]float32) {
+		for b := range t {
+			sin, cos := math.Sincos((float64(b) + 0.5) * 2 * math.Pi / AngleBins)
+			t[b] = [2]float32{float32(cos), float32(sin)}
+		}
+		return t
+	}()
+)
+
+// cellTable sums votes per translation cell: open addressing over a power
+// of two slots, cleared by a generation stamp rather than by writing.
+type cellTable struct {
+	slots []cellSlot
+	stamp uint32
+	mask  int
+}
+
+type cellSlot struct {
+	key   int32
+	stamp uint32
+	wt    float32
+}
+
+// reset readies the table for up to n keys.
+func (t *cellTable) reset(n int) {
+	size := 64
+	for size < 2*n {
+		size *= 2
+	}
+	t.stamp++
+	if len(t.slots) < size || t.stamp == 0 {
+		t.slots = make([]cellSlot, max(size, len(t.slots)))
+		t.stamp = 1
+	}
+	t.mask = size - 1
+}
+
+// add adds wt to key's cell and returns the cell's sum.
+func (t *cellTable) add(key int32, wt float32) float32 {
+	i := int(uint32(key)*0x9e3779b1>>7) & t.mask
+	for {
+		sl := &t.slots[i]
+		if sl.stamp != t.stamp {
+			*sl = cellSlot{key: key, stamp: t.stamp, wt: wt}
+			return wt
+		}
+		if sl.key == key {
+			sl.wt += wt
+			return sl.wt
+		}
+		i = (i + 1) & t.mask
+	}
 }
 
 // insertTop inserts c into out, kept sorted best first and at most n long.
