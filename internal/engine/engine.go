@@ -146,7 +146,7 @@ func DefaultConfig() Config {
 		VoteStopFactor: 10,
 		VoteParallel:   runtime.GOMAXPROCS(0),
 		VoteMin:        2,
-		VoteRescore:    100,
+		VoteRescore:    300,
 		VoteCell:       0.2,
 		FeatureCache:   256,
 		MinScore:       0.5,
