@@ -90,8 +90,11 @@ func ReadVoteIndex(r io.Reader, words int) (*VoteIndex, error) {
 		return fmt.Errorf("%w: %s", ErrVoteCorrupt, what)
 	}
 	head := cr.bytes(4)
-	if cr.err != nil || string(head[:3]) != voteMagic || head[3] != voteVersion {
+	if cr.err != nil || string(head[:3]) != voteMagic {
 		return nil, bad("header")
+	}
+	if head[3] != voteVersion {
+		return nil, bad(fmt.Sprintf("format version %d, this build reads %d", head[3], voteVersion))
 	}
 	if n := cr.uvarint(); n != uint64(words) {
 		return nil, bad(fmt.Sprintf("built over %d words, vocabulary has %d", n, words))
