@@ -81,17 +81,8 @@ func (e *Extractor) describeLevel(sc *scratch, lv *level, kps []corner, l int, s
 	for _, k := range kps {
 		bin := int(float64(k.angle)*binScale+0.5) % angleBins
 		o := offs[bin*numPoints : bin*numPoints+numPoints]
-		base := int(k.y)*stride + int(k.x)
-		for j, d := range o {
-			q := base + int(d)
-			vals[j] = ii[q+row5+boxSide] - ii[q+boxSide] - ii[q+row5] + ii[q]
-		}
-		var desc feature.Descriptor
-		for j := range patternPairs {
-			pr := &patternPairs[j]
-			bit := uint64(int(vals[pr[0]])-int(vals[pr[1]])) >> 63
-			desc[j>>6] |= bit << (j & 63)
-		}
+		boxSums(&vals, ii, o, int(k.y)*stride+int(k.x), row5)
+		desc := compareBoxes(&vals)
 		set.Keypoints = append(set.Keypoints, feature.Keypoint{
 			X:        float32((float64(k.x)+0.5)*lv.scale - 0.5),
 			Y:        float32((float64(k.y)+0.5)*lv.scale - 0.5),
@@ -102,6 +93,39 @@ func (e *Extractor) describeLevel(sc *scratch, lv *level, kps []corner, l int, s
 		})
 		set.Descriptors = append(set.Descriptors, desc)
 	}
+}
+
+// boxSums sets vals[j] to the sum of the 5x5 box at integral-image index
+// base+o[j] (its top-left corner), row5 being five rows of ii.
+func boxSums(vals *[numPoints]uint16, ii []uint16, o []int32, base, row5 int) {
+	o = o[:numPoints]
+	for j := range vals {
+		q := base + int(o[j])
+		// Slicing each row of corners to a constant length checks the
+		// bounds of its two loads at once.
+		t := ii[q : q+boxSide+1]
+		b := ii[q+row5 : q+row5+boxSide+1]
+		vals[j] = b[boxSide] - t[boxSide] - b[0] + t[0]
+	}
+}
+
+// compareBoxes runs the 256 tests on the box sums; each descriptor word is
+// built in a register rather than read and written back per bit. It is kept
+// out of describeLevel, where register pressure spilled the loop's state.
+//
+//go:noinline
+func compareBoxes(vals *[numPoints]uint16) feature.Descriptor {
+	var desc feature.Descriptor
+	for w := range desc {
+		pairs := (*[64][2]uint8)(patternPairs[w*64 : w*64+64])
+		var word uint64
+		for j := range pairs {
+			bit := uint64(int(vals[pairs[j][0]])-int(vals[pairs[j][1]])) >> 63
+			word |= bit << j
+		}
+		desc[w] = word
+	}
+	return desc
 }
 
 // rotatedPattern rotates the pattern points into every angle bin, rounding

@@ -141,11 +141,17 @@ func downscale6to5(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int) 
 		d := 0
 		for s := 0; d+5 <= len(out) && s+6 <= len(vr); s += 6 {
 			v, q := vr[s:s+6], out[d:d+5]
-			q[0] = lerp16(int32(v[0]), int32(v[1]), 26)
-			q[1] = lerp16(int32(v[1]), int32(v[2]), 77)
-			q[2] = lerp16(int32(v[2]), int32(v[3]), 128)
-			q[3] = lerp16(int32(v[3]), int32(v[4]), 179)
-			q[4] = lerp16(int32(v[4]), int32(v[5]), 230)
+			v0, v1, v2, v3, v4, v5 := uint64(v[0]), uint64(v[1]), uint64(v[2]), uint64(v[3]), uint64(v[4]), uint64(v[5])
+			// The phases mirror each other (weights w and 256-w), so
+			// outputs 0 and 4, and 1 and 3, share their multiplies in the
+			// two 32-bit halves of a uint64; each half holds lerp16's sum,
+			// under 2^25, so nothing carries across.
+			const round = 1<<15 | 1<<47
+			r04 := (v0|v5<<32)*230 + (v1|v4<<32)*26 + round
+			r13 := (v1|v4<<32)*179 + (v2|v3<<32)*77 + round
+			q[0], q[4] = uint8(r04>>16), uint8(r04>>48)
+			q[1], q[3] = uint8(r13>>16), uint8(r13>>48)
+			q[2] = uint8((v2 + v3 + 256) >> 9) // lerp16 with weight 128
 			d += 5
 		}
 		for ; d < len(out); d++ {
