@@ -670,9 +670,9 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 	}
 	sc.fill = fill
 	// Bin documents in decreasing order of their bound; once the bound
-	// falls below the n-th fullest bin found, no later document can enter.
+	// falls below the keep-th fullest bin found, no later document can
+	// enter. With a translation check, the keep best by bin are its input.
 	var bins [binsPerDoc]float32
-	// With a translation check, the keep best by bin are its input.
 	keep := n
 	if opt.Rescore > 0 {
 		keep = max(n, opt.Rescore)
@@ -696,7 +696,7 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 		if best < float32(minVotes) {
 			continue
 		}
-		top = insertTopBin(top, binned{Candidate: Candidate{Doc: c.Doc, Score: best}, rank: int32(r), bin: int32(bestBin)}, keep)
+		top = insertTop(top, binned{Candidate: Candidate{Doc: c.Doc, Score: best}, rank: int32(r), bin: int32(bestBin)}, keep)
 	}
 	sc.top = top
 	if opt.Rescore > 0 && len(top) > 0 {
@@ -728,23 +728,6 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 type binned struct {
 	Candidate
 	rank, bin int32
-}
-
-// insertTopBin is insertTop for binned candidates.
-func insertTopBin(out []binned, c binned, n int) []binned {
-	i := len(out)
-	for i > 0 && byScore(c.Candidate, out[i-1].Candidate) < 0 {
-		i--
-	}
-	if i >= n {
-		return out
-	}
-	if len(out) < n {
-		out = append(out, binned{})
-	}
-	copy(out[i+1:], out[i:len(out)-1])
-	out[i] = c
-	return out
 }
 
 // hitBins returns the four (orientation, octave) bins a hit votes in.
@@ -875,22 +858,27 @@ func (t *cellTable) add(key int32, wt float32) float32 {
 	}
 }
 
-// insertTop inserts c into out, kept sorted best first and at most n long.
-func insertTop(out []Candidate, c Candidate, n int) []Candidate {
+// insertTop inserts c into out, kept sorted best first (byScore) and at
+// most n long.
+func insertTop[T interface{ candidate() Candidate }](out []T, c T, n int) []T {
 	i := len(out)
-	for i > 0 && byScore(c, out[i-1]) < 0 {
+	for i > 0 && byScore(c.candidate(), out[i-1].candidate()) < 0 {
 		i--
 	}
 	if i >= n {
 		return out
 	}
 	if len(out) < n {
-		out = append(out, Candidate{})
+		var zero T
+		out = append(out, zero)
 	}
 	copy(out[i+1:], out[i:len(out)-1])
 	out[i] = c
 	return out
 }
+
+// candidate lets insertTop rank Candidates and what embeds one.
+func (c Candidate) candidate() Candidate { return c }
 
 func byScore(a, b Candidate) int {
 	switch {
