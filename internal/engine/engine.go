@@ -653,6 +653,13 @@ type Verified struct {
 	// VisibleCoverage is the share of the target's feature-bearing cells
 	// inside the query frame that hold an inlier.
 	VisibleCoverage float64
+	// Tone is the share of the visible target whose grey level
+	// contradicts the query under the homography and the lighting fitted
+	// on the inliers; ToneJudged is false when the candidate had too few
+	// inliers to be judged. A judged candidate with Tone ≥ 0.5 shows a
+	// different picture that shares part of the target, and scores 0.
+	Tone       float64
+	ToneJudged bool
 }
 
 // Explain returns every candidate of the query that passed geometric
@@ -726,6 +733,7 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 		}
 		photo, _ := photoAgreement(query, ld.thumb, float64(tf.Width), float64(tf.Height), r.H)
 		v := Verified{ID: c.en.id, Result: r, Photo: photo, VisibleCoverage: visibleCoverage(q, tf, sc.pairs, &r)}
+		v.Tone, v.ToneJudged = toneCheck(query, ld.thumb, tf, sc.pairs, &r)
 		v.Score = score(&v)
 		found(c.en, &v)
 		if v.Score >= e.cfg.MinScore {

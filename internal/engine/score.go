@@ -26,6 +26,9 @@ var scoreWeights = [...]float64{-12.5, 2.0, 5.0, 2.0, 2.0, 1.0, 1.5, 1.0}
 // score maps a verified candidate's measurements to a calibrated
 // probability that it is the right target.
 func score(v *Verified) float64 {
+	if v.ToneJudged && v.Tone >= toneReject {
+		return 0
+	}
 	x := ScoreFeatures(v)
 	z := scoreWeights[0]
 	for i, v := range x {
