@@ -100,18 +100,21 @@ func downscale(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int, s fl
 var sixFifths = [5]int32{26, 77, 128, 179, 230}
 
 // downscale6to5 is downscale for s = 1.2, the default, and produces exactly
-// what downscale would. Each destination row first blends its two source
-// rows vertically (one weight for the whole row) into a row of 8.8 fixed
-// point values, eight pixels at a time in 16-bit lanes of uint64s, or 16 at
-// a time with AVX2 under GOEXPERIMENT=simd; then every 5 destination pixels
-// read 6 blended columns with the same five weights, which become constants.
+// what downscale would. Each destination row blends its two source rows
+// vertically (one weight for the whole row) into 8.8 fixed point values,
+// then every 5 destination pixels interpolate 6 blended columns with the
+// same five weights, which become constants. Both passes run in registers
+// on 6 source columns at a time (downscaleRow6to5), so the blended values
+// never go through memory; with AVX2 under GOEXPERIMENT=simd, the vertical
+// pass runs 16 pixels at a time into a row buffer instead.
 func downscale6to5(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int) {
-	if cap(sc.vrow) < sw {
-		sc.vrow = make([]uint16, sw)
+	var vr []uint16
+	if useSIMD {
+		if cap(sc.vrow) < sw {
+			sc.vrow = make([]uint16, sw)
+		}
+		vr = sc.vrow[:sw]
 	}
-	vr := sc.vrow[:sw]
-	le := binary.LittleEndian
-	const even = 0x00ff00ff00ff00ff
 	for y := range dh {
 		y0, wy := 6*(y/5)+y%5, sixFifths[y%5]
 		if y0+1 >= sh {
@@ -121,44 +124,77 @@ func downscale6to5(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int) 
 		r1 := src[(y0+1)*sw : (y0+1)*sw+sw]
 		r1 = r1[:len(r0)]
 		w0, w1 := uint64(256-wy), uint64(wy)
-		x := 0
-		if useSIMD {
-			x = blendRowsSIMD(vr, r0, r1, uint16(w0), uint16(w1))
-		}
-		for ; x+8 <= len(r0); x += 8 {
-			a, b := le.Uint64(r0[x:]), le.Uint64(r1[x:])
-			// Lanes hold at most 255*256, so nothing carries across.
-			e := (a&even)*w0 + (b&even)*w1
-			o := (a>>8&even)*w0 + (b>>8&even)*w1
-			v := vr[x : x+8]
-			v[0], v[1], v[2], v[3] = uint16(e), uint16(o), uint16(e>>16), uint16(o>>16)
-			v[4], v[5], v[6], v[7] = uint16(e>>32), uint16(o>>32), uint16(e>>48), uint16(o>>48)
-		}
-		for ; x < len(r0); x++ {
-			vr[x] = uint16(uint64(r0[x])*w0 + uint64(r1[x])*w1)
-		}
 		out := dst[y*dw : y*dw+dw]
-		d := 0
-		for s := 0; d+5 <= len(out) && s+6 <= len(vr); s += 6 {
-			v, q := vr[s:s+6], out[d:d+5]
-			v0, v1, v2, v3, v4, v5 := uint64(v[0]), uint64(v[1]), uint64(v[2]), uint64(v[3]), uint64(v[4]), uint64(v[5])
-			// The phases mirror each other (weights w and 256-w), so
-			// outputs 0 and 4, and 1 and 3, share their multiplies in the
-			// two 32-bit halves of a uint64; each half holds lerp16's sum,
-			// under 2^25, so nothing carries across.
-			const round = 1<<15 | 1<<47
-			r04 := (v0|v5<<32)*230 + (v1|v4<<32)*26 + round
-			r13 := (v1|v4<<32)*179 + (v2|v3<<32)*77 + round
-			q[0], q[4] = uint8(r04>>16), uint8(r04>>48)
-			q[1], q[3] = uint8(r13>>16), uint8(r13>>48)
-			q[2] = uint8((v2 + v3 + 256) >> 9) // lerp16 with weight 128
-			d += 5
+		var d int
+		if useSIMD {
+			d = downscaleRowBlended(out, r0, r1, vr, w0, w1)
+		} else {
+			d = downscaleRow6to5(out, r0, r1, w0, w1)
 		}
 		for ; d < len(out); d++ {
 			i, wx := sampleAt(d, 1.2, sw)
-			out[d] = lerp16(int32(vr[i]), int32(vr[i+1]), int32(wx))
+			a := int32(uint64(r0[i])*w0 + uint64(r1[i])*w1)
+			b := int32(uint64(r0[i+1])*w0 + uint64(r1[i+1])*w1)
+			out[d] = lerp16(a, b, int32(wx))
 		}
 	}
+}
+
+// downscaleRow6to5 writes the destination pixels of out from source rows r0
+// and r1 (weights w0 and w1) in whole groups of 5, as far as 8-byte loads
+// stay inside the rows, and returns how many it wrote. Kept out of
+// downscale6to5, whose other state would spill the loop's registers.
+func downscaleRow6to5(out, r0, r1 []byte, w0, w1 uint64) int {
+	le := binary.LittleEndian
+	const even = 0x00ff00ff00ff00ff
+	groups := min(len(out)/5, (len(r0)-2)/6)
+	for g := range groups {
+		a, b := le.Uint64(r0[6*g:6*g+8]), le.Uint64(r1[6*g:6*g+8])
+		// Vertical blends of columns 0, 2, 4 (e) and 1, 3, 5 (o) in
+		// 16-bit lanes; they hold at most 255*256, so nothing carries
+		// across.
+		e := (a&even)*w0 + (b&even)*w1
+		o := (a>>8&even)*w0 + (b>>8&even)*w1
+		// The phases mirror each other (weights w and 256-w), so outputs 0
+		// and 4, and 1 and 3, share their multiplies in the two 32-bit
+		// halves of a uint64; each half holds lerp16's sum, under 2^25, so
+		// nothing carries across.
+		const lo, hi = 0xffff, 0xffff << 32
+		c05 := e&lo | o&hi // columns 0 and 5
+		c14 := o&lo | e&hi
+		c23 := e>>16&lo | o<<16&hi
+		const round = 1<<15 | 1<<47
+		r04 := c05*230 + c14*26 + round
+		r13 := c14*179 + c23*77 + round
+		q := out[5*g : 5*g+5]
+		q[0], q[4] = uint8(r04>>16), uint8(r04>>48)
+		q[1], q[3] = uint8(r13>>16), uint8(r13>>48)
+		q[2] = uint8((e>>16&lo + o>>16&lo + 256) >> 9) // lerp16 with weight 128
+	}
+	return 5 * max(groups, 0)
+}
+
+// downscaleRowBlended is downscaleRow6to5 with the vertical pass done by
+// blendRowsSIMD into vr first.
+func downscaleRowBlended(out, r0, r1 []byte, vr []uint16, w0, w1 uint64) int {
+	x := blendRowsSIMD(vr, r0, r1, uint16(w0), uint16(w1))
+	for ; x < len(r0); x++ {
+		vr[x] = uint16(uint64(r0[x])*w0 + uint64(r1[x])*w1)
+	}
+	d := 0
+	for s := 0; d+5 <= len(out) && s+6 <= len(vr); s += 6 {
+		v, q := vr[s:s+6], out[d:d+5]
+		v0, v1, v2, v3, v4, v5 := uint64(v[0]), uint64(v[1]), uint64(v[2]), uint64(v[3]), uint64(v[4]), uint64(v[5])
+		// As in downscaleRow6to5.
+		const round = 1<<15 | 1<<47
+		r04 := (v0|v5<<32)*230 + (v1|v4<<32)*26 + round
+		r13 := (v1|v4<<32)*179 + (v2|v3<<32)*77 + round
+		q[0], q[4] = uint8(r04>>16), uint8(r04>>48)
+		q[1], q[3] = uint8(r13>>16), uint8(r13>>48)
+		q[2] = uint8((v2 + v3 + 256) >> 9)
+		d += 5
+	}
+	return d
 }
 
 // lerp16 interpolates horizontally between two vertical blends (8.8 fixed

@@ -200,7 +200,7 @@ type scratch struct {
 	ii      []uint16 // wrapping integral image of the current level
 	xmap    []int32  // resize: source column per destination column
 	xwt     []int32  // resize: weight of the right neighbour (0..256)
-	vrow    []uint16 // 6:5 resize: one row of vertical blends
+	vrow    []uint16 // 6:5 resize with AVX2: one row of vertical blends
 	offs    [maxLevels]offsetTable
 }
 
