@@ -44,12 +44,14 @@ func BenchmarkFAST(b *testing.B) {
 	img := benchImage()
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
 	score := make([]uint16, w*h)
+	half := make([]byte, w*h)
 	var cs []hit
-	var cand []int32
+	var fs fastScratch
 	b.ReportAllocs()
 	t0 := processCPU()
 	for b.Loop() {
-		cs, cand = detectFAST(img.Pix, w, border, border, w-border, h-border, 20, score, cs[:0], cand)
+		halvePixels(half, img.Pix)
+		cs = detectFAST(img.Pix, half, w, border, border, w-border, h-border, 20, score, cs[:0], &fs)
 		clear(score)
 	}
 	reportCPU(b, t0)

@@ -52,7 +52,12 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 	g := newGrid(lv, e.cfg.CellSize)
 	ncell := g.nx * g.ny
 
-	hits, cand := detectFAST(lv.pix, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.hits[:0], sc.cand)
+	if cap(sc.half) < w*h {
+		sc.half = make([]byte, w*h)
+	}
+	half := sc.half[:w*h]
+	halvePixels(half, lv.pix)
+	hits := detectFAST(lv.pix, half, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.hits[:0], &sc.fast)
 	cnt := sc.cellCount(ncell)
 	for _, c := range hits {
 		cnt[g.cellOf(c.x, c.y)]++
@@ -79,12 +84,12 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 				}
 				x0, y0, _, y1 := g.bounds(cx, cy)
 				_, _, x1, _ := g.bounds(end-1, cy)
-				hits, cand = detectFAST(lv.pix, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, hits, cand)
+				hits = detectFAST(lv.pix, half, w, x0, y0, x1, y1, e.cfg.MinThreshold, score, hits, &sc.fast)
 				cx = end
 			}
 		}
 	}
-	sc.hits, sc.cand = hits, cand
+	sc.hits = hits
 	hits = nonMaxSuppress(hits, score, w)
 	if len(hits) == 0 {
 		return nil

@@ -185,22 +185,23 @@ func (e *Extractor) budgets(levels []level) []int {
 
 // scratch is the per-call working memory, pooled by the Extractor.
 type scratch struct {
-	pyr     []byte   // all pyramid levels except an aliased level 0
-	levels  []level  // level descriptions into pyr
-	score   []uint16 // FAST score map of the current level, 0 = no corner
-	hits    []hit    // FAST corners of the current level
-	cand    []int32  // FAST pre-test survivors of one row
-	corners []corner // FAST corners after non-maximum suppression
-	start   []int32  // per-cell start offsets into sorted
-	sorted  []corner // corners grouped by cell
-	cellCnt []int32  // per-cell counts, fill positions, shortlist lengths
-	top     []corner // one cell's shortlist while it is chosen
-	picked  []corner // selected corners of the current level
-	round   []corner // one round-robin round
-	ii      []uint16 // wrapping integral image of the current level
-	xmap    []int32  // resize: source column per destination column
-	xwt     []int32  // resize: weight of the right neighbour (0..256)
-	vrow    []uint16 // 6:5 resize with AVX2: one row of vertical blends
+	pyr     []byte      // all pyramid levels except an aliased level 0
+	levels  []level     // level descriptions into pyr
+	half    []byte      // the current level halved, for the FAST pre-test
+	score   []uint16    // FAST score map of the current level, 0 = no corner
+	hits    []hit       // FAST corners of the current level
+	fast    fastScratch // FAST pre-test buffers of one row
+	corners []corner    // FAST corners after non-maximum suppression
+	start   []int32     // per-cell start offsets into sorted
+	sorted  []corner    // corners grouped by cell
+	cellCnt []int32     // per-cell counts, fill positions, shortlist lengths
+	top     []corner    // one cell's shortlist while it is chosen
+	picked  []corner    // selected corners of the current level
+	round   []corner    // one round-robin round
+	ii      []uint16    // wrapping integral image of the current level
+	xmap    []int32     // resize: source column per destination column
+	xwt     []int32     // resize: weight of the right neighbour (0..256)
+	vrow    []uint16    // 6:5 resize with AVX2: one row of vertical blends
 	offs    [maxLevels]offsetTable
 }
 

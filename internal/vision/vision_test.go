@@ -72,7 +72,7 @@ func TestFAST(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			score := make([]uint16, n*n)
-			cs, _ := detectFAST(tt.img.Pix, n, 3, 3, n-3, n-3, 20, score, nil, nil)
+			cs := detectFAST(tt.img.Pix, halved(tt.img.Pix), n, 3, 3, n-3, n-3, 20, score, nil, new(fastScratch))
 			cs = nonMaxSuppress(cs, score, n)
 			near := 0
 			for _, c := range cs {
@@ -137,7 +137,7 @@ func TestFASTMatchesNaive(t *testing.T) {
 		for _, th := range []int{1, 7, 20, 60, 200} {
 			score := make([]uint16, w*h)
 			got := map[[2]int]int{}
-			for _, c := range first(detectFAST(img.Pix, w, 3, 3, w-3, h-3, th, score, nil, nil)) {
+			for _, c := range detectFAST(img.Pix, halved(img.Pix), w, 3, 3, w-3, h-3, th, score, nil, new(fastScratch)) {
 				got[[2]int{int(c.x), int(c.y)}] = int(c.score)
 				if c.score <= 0 || int(score[int(c.y)*w+int(c.x)]) != int(c.score) {
 					t.Fatalf("image %d t=%d: bad score for %+v", n, th, c)
@@ -520,8 +520,6 @@ func TestOrientationIntegralMatchesDirect(t *testing.T) {
 	}
 }
 
-func first[A, B any](a A, _ B) A { return a }
-
 func TestScaleFactors(t *testing.T) {
 	img := testImage()
 	tests := []struct {
@@ -545,4 +543,11 @@ func TestScaleFactors(t *testing.T) {
 			t.Errorf("scale %v: features on %d of %d levels", tt.scale, len(seen), tt.levels)
 		}
 	}
+}
+
+// halved returns p halved for detectFAST's pre-test.
+func halved(p []byte) []byte {
+	h := make([]byte, len(p))
+	halvePixels(h, p)
+	return h
 }
