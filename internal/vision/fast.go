@@ -74,17 +74,17 @@ func detectFAST(p, ph []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 				break
 			}
 			i := row + x
-			cand = cand[:0]
 			done := 0
 			if useSIMD {
 				win := rowsAround(p, i, n, &off)
-				cand, done = fastPretestSIMD(&win, t, cand)
+				cand, done = fastPretestSIMD(&win, t, cand[:0])
+				out = fastCornersRows(p, w, i, row, y, &off, t, cand, skip, limit, score, out)
 			}
 			if done == 0 {
 				win := rowsAround(ph, i, n, &off)
-				cand = fastPretest(&win, half, cand, groups)
+				kept := fastPretest(&win, half, groups)
+				out = fastCornersGroups(p, w, i, row, y, &off, t, kept, skip, limit, score, out)
 			}
-			out = fastCornersRows(p, w, i, row, y, &off, t, cand, skip, limit, score, out)
 			x += min(n, limit)
 		}
 		for ; x < x1; x++ {
@@ -101,8 +101,8 @@ func detectFAST(p, ph []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 
 // fastScratch is detectFAST's working memory, reused across calls.
 type fastScratch struct {
-	cand   []int32        // pre-test survivors of one row
-	groups []pretestGroup // groups of 8 pixels passing the compass pairs
+	cand   []int32        // survivors of one row of fastPretestSIMD
+	groups []pretestGroup // groups of 8 pixels of one row in the pre-test
 }
 
 // hit is a FAST corner before non-maximum suppression; kept small because
@@ -127,17 +127,17 @@ func rowsAround(p []byte, i, n int, off *[16]int) pixelRows {
 	return win
 }
 
-// pretestGroup is a group of 8 pixels that passed the compass pairs: lane
-// masks of the sides still possible and the group's first index.
+// pretestGroup is a group of 8 pixels in the pre-test: the high bit of
+// each byte lane of b (d) is set while the pixel may be a bright (dark)
+// corner; x is the group's first index.
 type pretestGroup struct {
 	b, d uint64
 	x    int32
 }
 
 // fastPretest runs the SWAR pre-test on the halved pixels of win[0] and
-// appends the indexes of the survivors to cand, with the sides (sideBright,
-// sideDark) that survived in bits 16 and 17. len(win[0]) is a multiple of 8,
-// cand has room for len(win[0])+8 more, and groups for len(win[0])/8+1.
+// returns the groups of 8 with survivors, in groups, which has room for
+// len(win[0])/8+1. len(win[0]) is a multiple of 8.
 //
 // Per lane, with q a circle pixel and hc the centre, both halved to 7 bits,
 // and sb = hc+half the bright bound: lanes with sb >= 128 cannot pass, and
@@ -147,11 +147,12 @@ type pretestGroup struct {
 //
 // About 30% of the groups pass the compass pairs, and which ones is
 // unpredictable: the first pass lists them without a branch, and the second
-// tests the other pairs on the listed groups only, so neither mispredicts
-// per group. The survivors of a group are appended without a branch too.
-func fastPretest(win *pixelRows, half uint64, cand []int32, groups []pretestGroup) []int32 {
+// tests the other pairs on the listed groups only and keeps, again without
+// a branch, the 60% of them with survivors, so neither mispredicts per
+// group.
+func fastPretest(win *pixelRows, half uint64, groups []pretestGroup) []pretestGroup {
 	ng := pretestCompass(win, half, groups)
-	return pretestOthers(win, half, groups[:ng], cand)
+	return pretestOthers(win, half, groups[:ng])
 }
 
 // pretestCompass tests the compass pairs (circle 0 and 8, 4 and 12) and
@@ -185,9 +186,9 @@ func pretestCompass(win *pixelRows, half uint64, groups []pretestGroup) int {
 	return ng
 }
 
-// pretestOthers tests the six other pairs on the listed groups and appends
-// the surviving pixels to cand.
-func pretestOthers(win *pixelRows, half uint64, groups []pretestGroup, cand []int32) []int32 {
+// pretestOthers tests the six other pairs on the listed groups and returns
+// those with survivors, compacted in place.
+func pretestOthers(win *pixelRows, half uint64, groups []pretestGroup) []pretestGroup {
 	n := len(win[0])
 	// Each of the six rows the remaining circle positions touch is one
 	// slice, starting at its leftmost circle position: 15, 0 and 1 are up3
@@ -202,8 +203,7 @@ func pretestOthers(win *pixelRows, half uint64, groups []pretestGroup, cand []in
 	up2, dn2 := win[15][:n+4:n+4], win[11][:n+4:n+4]
 	up1, dn1 := win[14][:n+6:n+6], win[12][:n+6:n+6]
 	le := binary.LittleEndian
-	all := cand[:cap(cand)]
-	nc := len(cand)
+	nk := 0
 	for _, g := range groups {
 		x := int(g.x)
 		if x+8 > n {
@@ -250,17 +250,11 @@ func pretestOthers(win *pixelRows, half uint64, groups []pretestGroup, cand []in
 		q = le.Uint64(r[0:8])
 		b &= (b2 | (q + nb)) & lanesHigh
 		d &= (d2 | (nd - q)) & lanesHigh
-		// Keep which sides survived, so the exact test tests only those:
-		// per lane, bit 0 bright and bit 1 dark. Every lane is written;
-		// the count keeps the survivors.
-		sides := b>>7 | d>>6
-		kept := (sides | sides>>1) & lanesOne
-		for lane := range 8 {
-			all[nc] = int32(x+lane) | int32(sides>>(8*lane)&3)<<16
-			nc += int(kept >> (8 * lane) & 1)
-		}
+		// Always written, kept by counting it.
+		groups[nk] = pretestGroup{b: b, d: d, x: int32(x)}
+		nk += b2i((b | d) != 0)
 	}
-	return all[:nc]
+	return groups[:nk]
 }
 
 // halvePixels sets dst[i] = p[i]>>1, the 7-bit values fastPretest reads.
@@ -317,30 +311,60 @@ func fastCorner(p []byte, i int, off *[16]int, t, sides int) int {
 	return 0
 }
 
-// fastCornersRows gives the pre-test survivors cand of the pixels from
-// p[i] on (row offset row, row y) whose index lies in [skip, limit) the
-// exact test, records the corners' scores and appends them to out. Almost
-// all survivors have one side left, which fastScoreRows tests; the few with
-// both, and those near the ends of p, where a row load would overrun, go to
-// fastCorner.
+// fastCornersRows gives the survivors cand of fastPretestSIMD, pixels from
+// p[i] on (row offset row, row y), whose index lies in [skip, limit) the
+// exact test, records the corners' scores and appends them to out.
 func fastCornersRows(p []byte, w, i, row, y int, off *[16]int, t int, cand []int32, skip, limit int, score []uint16, out []hit) []hit {
 	for _, cj := range cand {
 		jj := int(cj & 0xffff)
 		if jj < skip || jj >= limit {
 			continue
 		}
-		k, sides := i+jj, int(cj>>16)
-		var s int
-		if sides == sideBright|sideDark || k < 3*w+3 || k+3*w+7 > len(p) {
-			s = fastCorner(p, k, off, t, sides)
-		} else {
-			s = fastScoreRows(p, w, k, t, sides)
-		}
+		k := i + jj
+		s := fastCornerAt(p, w, k, off, t, int(cj>>16))
 		score[k] = uint16(s) // stays zero for a non-corner
 		out = append(out, hit{x: int32(k - row), y: int32(y), score: int32(s)})
 		out = out[:len(out)-1+b2i(s > 0)]
 	}
 	return out
+}
+
+// fastCornersGroups is fastCornersRows for the groups fastPretest returns.
+// A group's survivors are taken one set bit at a time; the loop exits
+// mispredict, but once per group rather than once per group of the row.
+func fastCornersGroups(p []byte, w, i, row, y int, off *[16]int, t int, groups []pretestGroup, skip, limit int, score []uint16, out []hit) []hit {
+	for _, g := range groups {
+		for m := g.b | g.d; m != 0; m &= m - 1 {
+			bit := bits.TrailingZeros64(m)
+			jj := int(g.x) + bit>>3
+			if jj < skip || jj >= limit {
+				continue
+			}
+			// fastCornerAt, by hand: the compiler does not inline it.
+			k, sides := i+jj, int(g.b>>bit&1|(g.d>>bit&1)<<1)
+			var s int
+			if sides == sideBright|sideDark || k < 3*w+3 || k+3*w+7 > len(p) {
+				s = fastCorner(p, k, off, t, sides)
+			} else {
+				s = fastScoreRows(p, w, k, t, sides)
+			}
+			score[k] = uint16(s) // stays zero for a non-corner
+			out = append(out, hit{x: int32(k - row), y: int32(y), score: int32(s)})
+			out = out[:len(out)-1+b2i(s > 0)]
+		}
+	}
+	return out
+}
+
+// fastCornerAt is fastCorner for the sides of pixel k that the pre-test
+// left. Almost all survivors have one side left, which fastScoreRows tests;
+// the few with both, and those near the ends of p, where a row load would
+// overrun, go to fastCorner.
+func fastCornerAt(p []byte, w, k int, off *[16]int, t, sides int) int {
+	if sides == sideBright|sideDark || k < 3*w+3 || k+3*w+7 > len(p) {
+		return fastCorner(p, k, off, t, sides)
+	}
+	return fastScoreRows(p, w, k, t, sides)
 }
 
 // fastScoreRows is fastCorner for one side of a pixel k at least 3 rows
