@@ -100,6 +100,11 @@ type Config struct {
 	// query.
 	VoteRescore int
 	VoteCell    float64
+	// VoteBurst: query descriptors within this Hamming distance (of 256
+	// bits) of one another in the same vocabulary word are taken as
+	// repeats of one texture element, and share their votes (0 means 64;
+	// negative disables). See burstWeights.
+	VoteBurst int
 	// BucketLevel is the vocabulary level whose nodes bound descriptor
 	// matching when reranking; VerifyLevel, coarser, bounds it for the
 	// candidates verified, where finding every true match matters more.
@@ -145,9 +150,10 @@ func DefaultConfig() Config {
 		VoteSigBits:    64,
 		VoteStopFactor: 10,
 		VoteParallel:   runtime.GOMAXPROCS(0),
-		VoteMin:        2,
+		VoteMin:        1,
 		VoteRescore:    300,
 		VoteCell:       0.2,
+		VoteBurst:      64,
 		FeatureCache:   256,
 		MinScore:       0.5,
 	}
@@ -183,6 +189,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinScore <= 0 {
 		c.MinScore = d.MinScore
+	}
+	if c.VoteBurst == 0 {
+		c.VoteBurst = d.VoteBurst
 	}
 	if c.VoteRescore == 0 {
 		c.VoteRescore = d.VoteRescore
@@ -243,6 +252,7 @@ type searchScratch struct {
 	whole, coarse *verify.QueryGroups
 	coarseBuilt   bool
 	vq            []index.VoteQuery
+	burst, order  []int32
 	vw            []uint32
 	beam          []index.BeamNode
 	winGroups     []winGroup
@@ -778,7 +788,8 @@ func (e *Engine) rerank(q *feature.Set, sc *searchScratch) error {
 	return nil
 }
 
-// retrieveVotes fills sc.ranked from the vote index.
+// retrieveVotes fills sc.ranked from the vote index; sc.qz must hold
+// the words of q (e.lookup).
 func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 	sc.vq = sc.vq[:0]
 	sc.vw = sc.vw[:0]
@@ -788,6 +799,9 @@ func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 		k := &q.Keypoints[i]
 		sc.vq = append(sc.vq, index.VoteQuery{Words: sc.vw[lo:len(sc.vw):len(sc.vw)], Sig: index.Signature{q.Descriptors[i][0], q.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave,
 			X: k.X, Y: k.Y, Theta: k.Angle})
+	}
+	if e.cfg.VoteBurst > 0 {
+		sc.burst, sc.order = burstWeights(q.Descriptors, sc.qz.words, e.cfg.VoteBurst, sc.vq, sc.burst, sc.order)
 	}
 	// Words were appended to one buffer that may have moved: re-slice.
 	off := 0

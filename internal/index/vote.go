@@ -111,6 +111,9 @@ type VoteQuery struct {
 	// X, Y (pixels) and Theta (radians) are the keypoint's position and
 	// orientation, for the translation check of VoteOptions.Rescore.
 	X, Y, Theta float32
+	// Weight scales the descriptor's votes; 0 means 1. The caller lowers
+	// it for descriptors that repeat in the query (see engine.burst).
+	Weight float32
 }
 
 // VoteOptions tunes Query.
@@ -609,9 +612,12 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 	// a hit adds its weight to four bins, at most once to each.
 	sc.docs = sc.docs[:0]
 	lo = 0
-	for _, hi := range sc.offs {
+	for qi, hi := range sc.offs {
 		if hi > lo {
 			wt := weight(hi - lo)
+			if w := q[qi].Weight; w > 0 {
+				wt *= w
+			}
 			for k := range sc.hits[lo:hi] {
 				h := &sc.hits[lo+int32(k)]
 				h.wt = wt

@@ -147,6 +147,30 @@ func TestVoteIndexBurst(t *testing.T) {
 	}
 }
 
+func TestVoteQueryWeight(t *testing.T) {
+	ix := NewVoteIndex(10, 64)
+	var doc []VoteFeature
+	var q []VoteQuery
+	for i := range 8 {
+		f := VoteFeature{Word: uint32(i), Sig: Signature{uint64(i) * 0x9e3779b97f4a7c15}, Angle: 3, Octave: 2}
+		doc = append(doc, f)
+		q = append(q, VoteQuery{Words: []uint32{f.Word}, Sig: f.Sig, Angle: 3, Octave: 2})
+	}
+	ix.Add(0, 0, doc)
+	for _, tc := range []struct {
+		weight float32
+		want   float32
+	}{{0, 8}, {1, 8}, {0.25, 2}} {
+		for i := range q {
+			q[i].Weight = tc.weight
+		}
+		got := ix.Query(q, VoteOptions{MaxHamming: 0, MinVotes: 1, N: 1}, nil)
+		if len(got) != 1 || got[0].Score != tc.want {
+			t.Errorf("weight %v: got %v, want score %v", tc.weight, got, tc.want)
+		}
+	}
+}
+
 func TestVoteIndexConcurrent(t *testing.T) {
 	const words = 1000
 	r := rand.New(rand.NewPCG(3, 4))
