@@ -18,7 +18,16 @@ type offsetTable struct {
 	o      []int32
 }
 
-func (e *Extractor) offsets(t *offsetTable, stride int) []int32 {
+// offsets returns the table for stride from ts, building it if neither
+// entry has that stride. Landscape and portrait frames of one camera give
+// each level two strides, and a stream mixes them, so both tables are kept:
+// rebuilding on every switch cost about 1% of the extraction.
+func (e *Extractor) offsets(ts *[2]offsetTable, stride int) []int32 {
+	if ts[0].stride == stride && ts[0].o != nil {
+		return ts[0].o
+	}
+	ts[0], ts[1] = ts[1], ts[0]
+	t := &ts[0]
 	if t.stride == stride && t.o != nil {
 		return t.o
 	}
@@ -48,7 +57,30 @@ func integral(sc *scratch, lv *level) []uint16 {
 	}
 	ii := sc.ii[:n]
 	clear(ii[:s])
-	for y := range h {
+	// Two rows per pass: each row's running sum is a chain of dependent
+	// adds, and two independent chains keep the CPU busy where one left
+	// it waiting.
+	y := 0
+	for ; y+2 <= h; y += 2 {
+		src0 := lv.pix[y*w : y*w+w]
+		src1 := lv.pix[(y+1)*w : (y+1)*w+w]
+		prev := ii[y*s+1 : y*s+s]
+		cur0 := ii[(y+1)*s : (y+1)*s+s]
+		cur1 := ii[(y+2)*s : (y+2)*s+s]
+		cur0[0], cur1[0] = 0, 0
+		cur0, cur1 = cur0[1:], cur1[1:]
+		src1, prev = src1[:len(src0)], prev[:len(src0)]
+		cur0, cur1 = cur0[:len(src0)], cur1[:len(src0)]
+		var acc0, acc1 uint16
+		for x, v := range src0 {
+			acc0 += uint16(v)
+			acc1 += uint16(src1[x])
+			c := prev[x] + acc0
+			cur0[x] = c
+			cur1[x] = c + acc1
+		}
+	}
+	for ; y < h; y++ {
 		src := lv.pix[y*w : y*w+w]
 		prev := ii[y*s : y*s+s]
 		cur := ii[(y+1)*s : (y+1)*s+s]

@@ -202,7 +202,7 @@ type scratch struct {
 	xmap    []int32     // resize: source column per destination column
 	xwt     []int32     // resize: weight of the right neighbour (0..256)
 	vrow    []uint16    // 6:5 resize with AVX2: one row of vertical blends
-	offs    [maxLevels]offsetTable
+	offs    [maxLevels][2]offsetTable
 }
 
 // level is one pyramid level: a tightly packed grey image.
