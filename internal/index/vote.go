@@ -582,9 +582,12 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 	}
 	// Second pass: vote. A descriptor that passes in many more documents
 	// than the query's typical descriptor is generic (a plain corner, a
-	// texture element): its votes weigh √(typical/n). Relative to the
+	// texture element): its votes weigh (typical/n)^¼. Relative to the
 	// query's own median, the weighting means the same at any database
-	// size.
+	// size. The fourth root rather than the square root: a true pair's
+	// descriptor also passes in more documents as the database grows, and
+	// at 10k–100k targets the gentler weight kept 1–2 points more of hard
+	// views (docs/BENCHMARKS.md).
 	sc.counts = sc.counts[:0]
 	lo := int32(0)
 	for _, hi := range sc.offs {
@@ -600,7 +603,7 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 	}
 	weight := func(n int32) float32 {
 		if float64(n) > typical {
-			return float32(math.Sqrt(typical / float64(n)))
+			return float32(math.Sqrt(math.Sqrt(typical / float64(n))))
 		}
 		return 1
 	}
