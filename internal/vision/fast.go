@@ -143,7 +143,11 @@ type pretestGroup struct {
 // and sb = hc+half the bright bound: lanes with sb >= 128 cannot pass, and
 // for the others q+(128-sb) has its high bit set exactly when q >= sb, with
 // no carry out of the lane. The dark side compares inverted values the same
-// way, (127-q)+(128-sd) = (255-sd)-q, which cannot borrow either.
+// way, (127-q)+(128-sd) = 255-(q+sd): with sd < 128 that is the complement
+// of q+sd, whose lanes cannot carry. The loops therefore collect the dark
+// failures uncomplemented, a pair failing where the high bits of both sums
+// are set, and complement once at the end: the compiler turned each
+// (255-sd)-q into three instructions and spilled for it.
 //
 // About 30% of the groups pass the compass pairs, and which ones is
 // unpredictable: the first pass lists them without a branch, and the second
@@ -161,24 +165,24 @@ func fastPretest(win *pixelRows, half uint64, groups []pretestGroup) []pretestGr
 // in registers.
 func pretestCompass(win *pixelRows, half uint64, groups []pretestGroup) int {
 	n := len(win[0])
-	ctr, c0, c4, c8, c12 := win[0][:n], win[1][:n], win[5][:n], win[9][:n], win[13][:n]
+	// Circle 12, the centre and circle 4 lie on one row, at -3, 0 and +3:
+	// one slice from circle 12 on serves all three (the row extends past n
+	// within p), which leaves the loop three row pointers instead of five;
+	// with five, the compiler spilled them to the stack.
+	mid, c0, c8 := win[13][:n+6:n+6], win[1][:n], win[9][:n]
 	le := binary.LittleEndian
 	ng := 0
 	for x := 0; x+8 <= n; x += 8 {
-		hc := le.Uint64(ctr[x : x+8])
+		m := mid[x : x+14 : x+14]
+		hc := le.Uint64(m[3:11])
 		sb := hc + half
 		sd := (hc ^ lanesLow7) + half
 		nb := lanesHigh - sb&lanesLow7
-		nd := (lanesHigh | lanesLow7) - sd&lanesLow7
-		q := le.Uint64(c0[x : x+8])
-		b, d := q+nb, nd-q
-		q = le.Uint64(c8[x : x+8])
-		b, d = b|(q+nb), d|(nd-q)
-		q = le.Uint64(c4[x : x+8])
-		b2, d2 := q+nb, nd-q
-		q = le.Uint64(c12[x : x+8])
-		b &= (b2 | (q + nb)) &^ sb
-		d &= (d2 | (nd - q)) &^ sd
+		sd7 := sd & lanesLow7
+		q0, q8 := le.Uint64(c0[x:x+8]), le.Uint64(c8[x:x+8])
+		q4, q12 := le.Uint64(m[6:14]), le.Uint64(m[0:8])
+		b := ((q0 + nb) | (q8 + nb)) & ((q4 + nb) | (q12 + nb)) &^ sb
+		d := ^((q0+sd7)&(q8+sd7) | (q4+sd7)&(q12+sd7) | sd)
 		// Always written, kept by counting it.
 		groups[ng] = pretestGroup{b: b, d: d, x: int32(x)}
 		ng += b2i((b|d)&lanesHigh != 0)
@@ -209,47 +213,38 @@ func pretestOthers(win *pixelRows, half uint64, groups []pretestGroup) []pretest
 		if x+8 > n {
 			break // unreachable: pretestCompass lists groups inside the row
 		}
-		b, d := g.b, g.d
 		hc := le.Uint64(ctr[x : x+8])
 		nb := lanesHigh - (hc+half)&lanesLow7
-		nd := (lanesHigh | lanesLow7) - ((hc^lanesLow7)+half)&lanesLow7
+		sd7 := ((hc ^ lanesLow7) + half) & lanesLow7
 		// The diagonal and the odd pairs. On real frames at the default
 		// threshold, the even pairs let about 6% of the pixels through and
 		// all eight pairs 3.7%, against 1.7% corners: the odd pairs spare
-		// more exact tests than they cost.
+		// more exact tests than they cost. fb and fd collect the lanes
+		// failing a pair.
 		u3, d3 := up3[x:x+10:x+10], dn3[x:x+10:x+10]
 		u, v := up2[x:x+12:x+12], dn2[x:x+12:x+12]
-		q := le.Uint64(u[4:12])
-		b2, d2 := q+nb, nd-q
-		q = le.Uint64(v[0:8])
-		b &= b2 | (q + nb)
-		d &= d2 | (nd - q)
-		q = le.Uint64(v[4:12])
-		b2, d2 = q+nb, nd-q
-		q = le.Uint64(u[0:8])
-		b &= b2 | (q + nb)
-		d &= d2 | (nd - q)
-		q = le.Uint64(u3[2:10])
-		b2, d2 = q+nb, nd-q
-		q = le.Uint64(d3[0:8])
-		b &= b2 | (q + nb)
-		d &= d2 | (nd - q)
-		q = le.Uint64(d3[2:10])
-		b2, d2 = q+nb, nd-q
-		q = le.Uint64(u3[0:8])
-		b &= b2 | (q + nb)
-		d &= d2 | (nd - q)
+		var fb, fd uint64
+		qa, qb := le.Uint64(u[4:12]), le.Uint64(v[0:8]) // circle 2, 10
+		fb |= ^((qa + nb) | (qb + nb))
+		fd |= (qa + sd7) & (qb + sd7)
+		qa, qb = le.Uint64(v[4:12]), le.Uint64(u[0:8]) // 6, 14
+		fb |= ^((qa + nb) | (qb + nb))
+		fd |= (qa + sd7) & (qb + sd7)
+		qa, qb = le.Uint64(u3[2:10]), le.Uint64(d3[0:8]) // 1, 9
+		fb |= ^((qa + nb) | (qb + nb))
+		fd |= (qa + sd7) & (qb + sd7)
+		qa, qb = le.Uint64(d3[2:10]), le.Uint64(u3[0:8]) // 7, 15
+		fb |= ^((qa + nb) | (qb + nb))
+		fd |= (qa + sd7) & (qb + sd7)
 		r, s := up1[x:x+14:x+14], dn1[x:x+14:x+14]
-		q = le.Uint64(r[6:14])
-		b2, d2 = q+nb, nd-q
-		q = le.Uint64(s[0:8])
-		b &= b2 | (q + nb)
-		d &= d2 | (nd - q)
-		q = le.Uint64(s[6:14])
-		b2, d2 = q+nb, nd-q
-		q = le.Uint64(r[0:8])
-		b &= (b2 | (q + nb)) & lanesHigh
-		d &= (d2 | (nd - q)) & lanesHigh
+		qa, qb = le.Uint64(r[6:14]), le.Uint64(s[0:8]) // 3, 11
+		fb |= ^((qa + nb) | (qb + nb))
+		fd |= (qa + sd7) & (qb + sd7)
+		qa, qb = le.Uint64(s[6:14]), le.Uint64(r[0:8]) // 5, 13
+		fb |= ^((qa + nb) | (qb + nb))
+		fd |= (qa + sd7) & (qb + sd7)
+		b := g.b &^ fb & lanesHigh
+		d := g.d &^ fd & lanesHigh
 		// Always written, kept by counting it.
 		groups[nk] = pretestGroup{b: b, d: d, x: int32(x)}
 		nk += b2i((b | d) != 0)
