@@ -273,6 +273,16 @@ func newEngine(cfg Config, truncate int64) (*Engine, error) {
 	}
 	cfg.BucketLevel = min(cfg.BucketLevel, v.Depth()-1)
 	cfg.VerifyLevel = min(cfg.VerifyLevel, cfg.BucketLevel)
+	if cfg.VoteRescore > 0 && !cfg.BagOfWords {
+		// The translation check turns a pair's pyramid levels into a
+		// scale with the index's fixed step; another step would misplace
+		// every predicted centre without any error showing.
+		for _, c := range []vision.Config{cfg.Target, cfg.Query} {
+			if s := c.ScaleFactor; s > 1 && s != index.LevelScale {
+				return nil, fmt.Errorf("engine: pyramid scale factor %g with the translation check, which assumes %g (set VoteRescore negative to disable it)", s, index.LevelScale)
+			}
+		}
+	}
 	e := &Engine{
 		cfg:    cfg,
 		vocab:  v,

@@ -506,3 +506,30 @@ func TestVoteTranslationWiring(t *testing.T) {
 		}
 	}
 }
+
+func TestScaleFactorWithTranslationCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		scale   float64
+		rescore int
+		ok      bool
+	}{
+		{"default step", 0, 0, true},
+		{"explicit 1.2", 1.2, 0, true},
+		{"1.3 with the check", 1.3, 0, false},
+		{"1.3 without the check", 1.3, -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Query.ScaleFactor = tc.scale
+			cfg.VoteRescore = tc.rescore
+			e, err := New(cfg)
+			if (err == nil) != tc.ok {
+				t.Fatalf("New: err = %v, want ok = %v", err, tc.ok)
+			}
+			if e != nil {
+				e.Close()
+			}
+		})
+	}
+}

@@ -799,19 +799,21 @@ func translationScore(hits []binHit, bin int, q []VoteQuery, qtrig [][2]float32,
 	return best
 }
 
-// levelScale is the pyramid's scale step, the extractor's default;
-// levelPow[16+k] is levelScale^k for k in −16…16, and levelRoot its square
-// root, the middle of a bin's pair of levels.
-const levelScale = 1.2
+// LevelScale is the pyramid scale step the translation check assumes (the
+// extractor's default): a caller whose pyramids use another step must not
+// ask for VoteOptions.Rescore. levelPow[16+k] is LevelScale^k for k in
+// −16…16, and levelRoot its square root, the middle of a bin's pair of
+// levels.
+const LevelScale = 1.2
 
 var (
 	levelPow = func() (t [33]float32) {
 		for k := range t {
-			t[k] = float32(math.Pow(levelScale, float64(k-16)))
+			t[k] = float32(math.Pow(LevelScale, float64(k-16)))
 		}
 		return t
 	}()
-	levelRoot = float32(math.Sqrt(levelScale))
+	levelRoot = float32(math.Sqrt(LevelScale))
 	// binTrig is the cosine and sine of each orientation bin's centre.
 	binTrig = func() (t [AngleBins][2]float32) {
 		for b := range t {
