@@ -44,11 +44,14 @@ func (e *Extractor) offsets(ts *[2]offsetTable, stride int) []int32 {
 	return t.o
 }
 
-// integral fills ii with the integral image of lv: ii[r*(w+1)+c] is the sum
-// of the pixels above row r and left of column c. It wraps in uint16 on
+// integral fills ii with the integral image of lv over the rectangle r of
+// ii indexes: ii[y*(w+1)+x] for x in [r.x0, r.x1] and y in [r.y0, r.y1] is
+// the sum of the pixels left of column x and above row y from (r.x0, r.y0)
+// on; the rest of ii is left as it was. Sums over any box inside r are
+// exact, and the descriptor reads nothing else. It wraps in uint16 on
 // purpose: a 5x5 box sums to at most 6375 < 65536, so box sums computed with
 // wrapping arithmetic are exact while the table is half the size of uint32.
-func integral(sc *scratch, lv *level) []uint16 {
+func integral(sc *scratch, lv *level, r iiRect) []uint16 {
 	w, h := lv.w, lv.h
 	s := w + 1
 	n := (h + 1) * s
@@ -56,17 +59,18 @@ func integral(sc *scratch, lv *level) []uint16 {
 		sc.ii = make([]uint16, n)
 	}
 	ii := sc.ii[:n]
-	clear(ii[:s])
+	x0, x1 := r.x0, r.x1
+	clear(ii[r.y0*s+x0 : r.y0*s+x1+1])
 	// Two rows per pass: each row's running sum is a chain of dependent
 	// adds, and two independent chains keep the CPU busy where one left
 	// it waiting.
-	y := 0
-	for ; y+2 <= h; y += 2 {
-		src0 := lv.pix[y*w : y*w+w]
-		src1 := lv.pix[(y+1)*w : (y+1)*w+w]
-		prev := ii[y*s+1 : y*s+s]
-		cur0 := ii[(y+1)*s : (y+1)*s+s]
-		cur1 := ii[(y+2)*s : (y+2)*s+s]
+	y := r.y0
+	for ; y+2 <= r.y1; y += 2 {
+		src0 := lv.pix[y*w+x0 : y*w+x1]
+		src1 := lv.pix[(y+1)*w+x0 : (y+1)*w+x1]
+		prev := ii[y*s+x0+1 : y*s+x1+1]
+		cur0 := ii[(y+1)*s+x0 : (y+1)*s+x1+1]
+		cur1 := ii[(y+2)*s+x0 : (y+2)*s+x1+1]
 		cur0[0], cur1[0] = 0, 0
 		cur0, cur1 = cur0[1:], cur1[1:]
 		src1, prev = src1[:len(src0)], prev[:len(src0)]
@@ -80,12 +84,11 @@ func integral(sc *scratch, lv *level) []uint16 {
 			cur1[x] = c + acc1
 		}
 	}
-	for ; y < h; y++ {
-		src := lv.pix[y*w : y*w+w]
-		prev := ii[y*s : y*s+s]
-		cur := ii[(y+1)*s : (y+1)*s+s]
+	for ; y < r.y1; y++ {
+		src := lv.pix[y*w+x0 : y*w+x1]
+		prev := ii[y*s+x0+1 : y*s+x1+1]
+		cur := ii[(y+1)*s+x0 : (y+1)*s+x1+1]
 		cur[0] = 0
-		prev = prev[1:]
 		cur = cur[1:]
 		cur = cur[:len(src)]
 		prev = prev[:len(src)]
@@ -98,10 +101,28 @@ func integral(sc *scratch, lv *level) []uint16 {
 	return ii
 }
 
+// iiRect is a rectangle of integral-image indexes, bounds included.
+type iiRect struct{ x0, y0, x1, y1 int }
+
+// patchRect returns the integral-image indexes that orienting and
+// describing kps read: those within 16 of a keypoint, 17 below and right
+// (the orientation disc and the test boxes reach 15 pixels from the
+// keypoint, their sums one index further). Keypoints keep border pixels
+// from the edges, so the rectangle lies inside the level. Keypoints spread
+// over the frame still often leave a fifth of a level out.
+func patchRect(kps []corner) iiRect {
+	r := iiRect{x0: math.MaxInt, y0: math.MaxInt}
+	for _, k := range kps {
+		r.x0, r.x1 = min(r.x0, int(k.x)), max(r.x1, int(k.x))
+		r.y0, r.y1 = min(r.y0, int(k.y)), max(r.y1, int(k.y))
+	}
+	return iiRect{r.x0 - border, r.y0 - border, r.x1 + border + 1, r.y1 + border + 1}
+}
+
 // describeLevel orients and describes the keypoints picked on level l and
 // appends them, mapped to level-0 coordinates, to set.
 func (e *Extractor) describeLevel(sc *scratch, lv *level, kps []corner, l int, set *feature.Set) {
-	ii := integral(sc, lv)
+	ii := integral(sc, lv, patchRect(kps))
 	stride := lv.w + 1
 	for i := range kps {
 		kps[i].angle = orientationII(ii, stride, int(kps[i].x), int(kps[i].y))

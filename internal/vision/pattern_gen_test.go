@@ -106,7 +106,7 @@ func trainingSamples(t *testing.T, pts [][2]int8) [][]int {
 		for l := range levels {
 			lv := &levels[l]
 			kps := e.detect(sc, lv, budgets[l])
-			ii := integral(sc, lv)
+			ii := integral(sc, lv, iiRect{0, 0, lv.w, lv.h})
 			s := lv.w + 1
 			for _, k := range kps {
 				sin, cos := math.Sincos(float64(k.angle))

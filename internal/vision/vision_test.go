@@ -509,11 +509,20 @@ func TestOrientationIntegralMatchesDirect(t *testing.T) {
 	img := testImage()
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
 	lv := &level{pix: img.Pix, w: w, h: h, scale: 1}
-	ii := integral(new(scratch), lv)
+	sc := new(scratch)
+	ii := integral(sc, lv, iiRect{0, 0, w, h})
 	r := rng(3)
-	for range 2000 {
+	for i := range 2000 {
 		x := border + int(r.next()%uint64(w-2*border))
 		y := border + int(r.next()%uint64(h-2*border))
+		if i >= 1000 {
+			// Only around the keypoint, over stale sums: patchRect's
+			// margins must cover the disc.
+			for j := range ii {
+				ii[j] = uint16(j * 7919)
+			}
+			integral(sc, lv, patchRect([]corner{{x: int32(x), y: int32(y)}}))
+		}
 		if a, b := orientation(img.Pix, w, x, y), orientationII(ii, w+1, x, y); a != b {
 			t.Fatalf("(%d,%d): integral %v, direct %v", x, y, b, a)
 		}
@@ -550,4 +559,23 @@ func halved(p []byte) []byte {
 	h := make([]byte, len(p))
 	halvePixels(h, p)
 	return h
+}
+
+// TestPatchRectCoversReads checks the margins patchRect assumes: every test
+// box and the orientation disc read integral-image indexes within border
+// of the keypoint, border+1 below and right.
+func TestPatchRectCoversReads(t *testing.T) {
+	const h = boxSide / 2
+	for b, pts := range rotatedPattern() {
+		for k, pt := range pts {
+			for _, c := range pt {
+				if lo, hi := int(c)-h, int(c)-h+boxSide; lo < -border || hi > border+1 {
+					t.Fatalf("bin %d point %d: box indexes %d..%d", b, k, lo, hi)
+				}
+			}
+		}
+	}
+	if orientRadius+1 > border {
+		t.Fatalf("orientation disc reaches %d", orientRadius+1)
+	}
 }
