@@ -13,8 +13,8 @@ import (
 // target yields dozens of near-identical descriptors; each of them votes,
 // and a database target with a similar texture collects all those votes
 // in one bin, outranking the few distinctive votes of a small true target.
-// With 10,000 distractors such textures put distractors at 50–115 votes
-// against a true target's 3–8 (docs/BENCHMARKS.md). Counting a repeated
+// With 10,000 distractors such textures put distractors at up to 115
+// votes against a true target's 2–12 (docs/BENCHMARKS.md). Counting a repeated
 // element about once restores the ranking: a descriptor with c near
 // neighbours (same vocabulary word, Hamming distance ≤ radius) votes with
 // weight 1/(1+c). Only descriptors sharing a word are compared, so the
