@@ -751,9 +751,12 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 				continue
 			}
 		}
-		photo, _ := photoAgreement(query, ld.thumb, float64(tf.Width), float64(tf.Height), r.H)
-		v := Verified{ID: c.en.id, Result: r, Photo: photo, VisibleCoverage: visibleCoverage(q, tf, sc.pairs, &r)}
-		v.Tone, v.ToneJudged = toneCheck(query, ld.thumb, tf, sc.pairs, &r)
+		inl := inlierCells(tf, sc.pairs, &r)
+		cells, sampled := compareThumb(query, ld.thumb, float64(tf.Width), float64(tf.Height), r.H)
+		v := Verified{ID: c.en.id, Result: r, Photo: photoAgreement(cells[:]), VisibleCoverage: visibleCoverage(q, tf, &r, &inl)}
+		if sampled && r.Inliers >= toneMinInliers {
+			v.Tone, v.ToneJudged = toneDisagreement(cells[:], inl[:])
+		}
 		v.Score = score(&v)
 		found(c.en, &v)
 		if v.Score >= e.cfg.MinScore {

@@ -38,12 +38,25 @@ func thumbnail(img *image.Gray) *image.Gray {
 	return t
 }
 
-// photoAgreement returns the fraction of informative, visible thumbnail
-// cells whose pixels correlate with the query's under h (target feature
-// coordinates, tw×th, to query pixels), and how many cells were judged.
-func photoAgreement(q *Query, thumb *image.Gray, tw, th float64, h [9]float64) (frac float64, judged int) {
+// thumbCell is one cell of the thumbnail grid compared with the query
+// under a homography: the mean grey level of the thumbnail over it and of
+// the query at the same points, their correlation (corrOK is false when
+// either side is too flat to judge), and whether the cell lies wholly in
+// the frame.
+type thumbCell struct {
+	t, q   float64
+	corr   float64
+	corrOK bool
+	vis    bool
+}
+
+// compareThumb samples the thumbnail and the query cell by cell through h
+// (target feature coordinates, tw×th, to query pixels), once for both the
+// photometric agreement and the tone check. ok is false when either image
+// is missing.
+func compareThumb(q *Query, thumb *image.Gray, tw, th float64, h [9]float64) (cells [thumbCells * thumbCells]thumbCell, ok bool) {
 	if thumb == nil || q.image == nil {
-		return 1, 0
+		return cells, false
 	}
 	tbw, tbh := thumb.Rect.Dx(), thumb.Rect.Dy()
 	// Query pixels per thumbnail pixel, from the projected area, decides
@@ -58,44 +71,60 @@ func photoAgreement(q *Query, thumb *image.Gray, tw, th float64, h [9]float64) (
 	}
 	sx, sy := tw/float64(tbw), th/float64(tbh)
 	cw, ch := float64(tbw)/thumbCells, float64(tbh)/thumbCells
-	agree := 0
 	var a, b [64]float64
-	for cy := 0; cy < thumbCells; cy++ {
-		for cx := 0; cx < thumbCells; cx++ {
-			n := 0
-			inside := true
-			for v := int(float64(cy) * ch); v < int(float64(cy+1)*ch) && inside; v++ {
+	for cy := range thumbCells {
+		for cx := range thumbCells {
+			c := &cells[cy*thumbCells+cx]
+			n, kept := 0, 0
+			var st, sq float64
+			c.vis = true
+			for v := int(float64(cy) * ch); v < int(float64(cy+1)*ch) && c.vis; v++ {
 				for u := int(float64(cx) * cw); u < int(float64(cx+1)*cw); u++ {
 					x, y := apply(h, (float64(u)+0.5)*sx, (float64(v)+0.5)*sy)
-					val, ok := sample(img, x*s, y*s)
-					if !ok {
-						inside = false
+					val, in := sample(img, x*s, y*s)
+					if !in {
+						c.vis = false
 						break
 					}
-					if n < len(a) {
-						a[n] = float64(thumb.Pix[v*thumb.Stride+u])
-						b[n] = val
-						n++
+					tv := float64(thumb.Pix[v*thumb.Stride+u])
+					st += tv
+					sq += val
+					n++
+					if kept < len(a) {
+						a[kept], b[kept] = tv, val
+						kept++
 					}
 				}
 			}
-			if !inside || n < 4 {
+			if !c.vis || n == 0 {
+				c.vis = false
 				continue
 			}
-			c, ok := ncc(a[:n], b[:n])
-			if !ok {
-				continue
+			c.t, c.q = st/float64(n), sq/float64(n)
+			if kept >= 4 {
+				c.corr, c.corrOK = ncc(a[:kept], b[:kept])
 			}
+		}
+	}
+	return cells, true
+}
+
+// photoAgreement is the fraction of informative, visible cells whose
+// pixels correlate with the query's (1 when none could be judged).
+func photoAgreement(cells []thumbCell) float64 {
+	agree, judged := 0, 0
+	for i := range cells {
+		if c := &cells[i]; c.vis && c.corrOK {
 			judged++
-			if c >= cellNCC {
+			if c.corr >= cellNCC {
 				agree++
 			}
 		}
 	}
 	if judged == 0 {
-		return 1, 0
+		return 1
 	}
-	return float64(agree) / float64(judged), judged
+	return float64(agree) / float64(judged)
 }
 
 func apply(h [9]float64, x, y float64) (float64, float64) {
@@ -158,31 +187,40 @@ func ncc(a, b []float64) (float64, bool) {
 	return sab / math.Sqrt(saa*sbb), true
 }
 
-// visibleCoverage is the share of target grid cells that hold target
-// features projecting inside the query frame and that hold an inlier. Plain
-// coverage counts every cell, so a target half out of frame or with a blank
-// sky looks poorly covered; this counts only cells where the query could
-// show matches, so a picture that shares only part of a target (a variant of
-// the same artwork) stands out.
-func visibleCoverage(q, t *feature.Set, pairs []verify.Pair, r *verify.Result) float64 {
-	const g = 8
-	var feats, hit [g * g]uint16
+// gridCell is the cell of the thumbnail grid (thumbCells a side) that
+// holds target point (x, y) of a tw×th target.
+func gridCell(x, y float32, tw, th float64) int {
+	cx := min(max(int(float64(x)/tw*thumbCells), 0), thumbCells-1)
+	cy := min(max(int(float64(y)/th*thumbCells), 0), thumbCells-1)
+	return cy*thumbCells + cx
+}
+
+// inlierCells counts the inliers of r in each grid cell of target t.
+func inlierCells(t *feature.Set, pairs []verify.Pair, r *verify.Result) (hit [thumbCells * thumbCells]uint16) {
 	tw, th := float64(t.Width), float64(t.Height)
-	cellOf := func(k *feature.Keypoint) int {
-		cx := min(max(int(float64(k.X)/tw*g), 0), g-1)
-		cy := min(max(int(float64(k.Y)/th*g), 0), g-1)
-		return cy*g + cx
+	for _, ii := range r.InlierIndices {
+		k := &t.Keypoints[pairs[ii].T]
+		hit[gridCell(k.X, k.Y, tw, th)]++
 	}
+	return hit
+}
+
+// visibleCoverage is the share of target grid cells that hold target
+// features projecting inside the query frame and that hold an inlier
+// (hit, from inlierCells). Plain coverage counts every cell, so a target
+// half out of frame or with a blank sky looks poorly covered; this counts
+// only cells where the query could show matches, so a picture that shares
+// only part of a target (a variant of the same artwork) stands out.
+func visibleCoverage(q, t *feature.Set, r *verify.Result, hit *[thumbCells * thumbCells]uint16) float64 {
+	var feats [thumbCells * thumbCells]uint16
+	tw, th := float64(t.Width), float64(t.Height)
 	qw, qh := float64(q.Width), float64(q.Height)
 	for i := range t.Keypoints {
 		k := &t.Keypoints[i]
 		x, y := apply(r.H, float64(k.X), float64(k.Y))
 		if x >= 8 && y >= 8 && x < qw-8 && y < qh-8 {
-			feats[cellOf(k)]++
+			feats[gridCell(k.X, k.Y, tw, th)]++
 		}
-	}
-	for _, ii := range r.InlierIndices {
-		hit[cellOf(&t.Keypoints[pairs[ii].T])]++
 	}
 	vis, covered := 0, 0
 	for c := range feats {

@@ -12,31 +12,38 @@ import (
 // toneGridCells builds a grid of visible cells whose query grey level is
 // gain·t + offset, with the cells listed in bad set to a contradicting
 // level and the first nInl cells holding inliers.
-func toneGridCells(gain, offset float64, flat bool, nInl int, bad func(i int) bool) []toneCell {
-	cells := make([]toneCell, toneGrid*toneGrid)
-	for i := range cells {
+func toneGridCells(gain, offset float64, flat bool, nInl int, bad func(i int) bool) toneCase {
+	n := thumbCells * thumbCells
+	tc := toneCase{cells: make([]thumbCell, n), inl: make([]uint16, n)}
+	for i := range tc.cells {
 		t := float64(40 + (i*37)%180)
 		if flat {
 			t = 120
 		}
-		c := toneCell{t: t, q: gain*t + offset, vis: true}
+		c := thumbCell{t: t, q: gain*t + offset, vis: true}
 		if i < nInl {
-			c.inl = 2
+			tc.inl[i] = 2
 		}
 		if bad(i) {
 			c.q = 255 - c.q // a different picture: light where the target is dark
 		}
-		cells[i] = c
+		tc.cells[i] = c
 	}
-	return cells
+	return tc
+}
+
+// toneCase is the input of toneDisagreement.
+type toneCase struct {
+	cells []thumbCell
+	inl   []uint16
 }
 
 func TestToneDisagreement(t *testing.T) {
 	none := func(int) bool { return false }
-	n := toneGrid * toneGrid
+	n := thumbCells * thumbCells
 	tests := []struct {
 		name     string
-		cells    []toneCell
+		in       toneCase
 		ok       bool
 		min, max float64
 	}{
@@ -49,7 +56,7 @@ func TestToneDisagreement(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := toneDisagreement(tc.cells)
+			got, ok := toneDisagreement(tc.in.cells, tc.in.inl)
 			if ok != tc.ok {
 				t.Fatalf("ok = %v, want %v", ok, tc.ok)
 			}
