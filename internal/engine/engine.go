@@ -152,7 +152,7 @@ func DefaultConfig() Config {
 		VoteParallel:   runtime.GOMAXPROCS(0),
 		VoteMin:        1,
 		VoteRescore:    300,
-		VoteCell:       0.2,
+		VoteCell:       index.DefaultCell,
 		VoteBurst:      64,
 		FeatureCache:   256,
 		MinScore:       0.5,

@@ -136,11 +136,16 @@ type VoteOptions struct {
 	// returned. See translationScore.
 	Rescore int
 	// Cell is the translation bin's side as a fraction of the target's
-	// side seen in the query (0 means 0.2).
+	// side seen in the query (0 means DefaultCell).
 	Cell float64
 }
 
 const minStopList = 1000
+
+// DefaultCell is VoteOptions.Cell's default: at 10k targets cells of 0.15
+// to 0.25 of the target's side recall alike, 0.4 loses 3 points of hard
+// views (docs/ARCHITECTURE.md).
+const DefaultCell = 0.2
 
 // AngleBins is the resolution of orientations in VoteFeature and VoteQuery.
 const AngleBins = 16
@@ -717,7 +722,7 @@ func (ix *VoteIndex) Query(q []VoteQuery, opt VoteOptions, out []Candidate) []Ca
 	}
 	cell := opt.Cell
 	if cell <= 0 {
-		cell = 0.2
+		cell = DefaultCell
 	}
 	for _, t := range top {
 		if side := ix.side[t.Doc]; opt.Rescore > 0 && side > 0 {
