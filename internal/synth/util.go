@@ -32,9 +32,6 @@ func (r *rng) float() float64 { return float64(r.next()>>11) / (1 << 53) }
 // uniform returns a uniform value in [lo, hi).
 func (r *rng) uniform(lo, hi float64) float64 { return lo + (hi-lo)*r.float() }
 
-// intn returns a uniform integer in [0, n); n must be positive.
-func (r *rng) intn(n int) int { return int(r.next() % uint64(n)) }
-
 // normal2 returns two independent standard normal values (Box–Muller;
 // both halves of the pair, since the logarithm dominates the cost).
 func (r *rng) normal2() (float64, float64) {

@@ -265,10 +265,6 @@ func halvePixels(dst, p []byte) {
 	}
 }
 
-// trailingLane returns the index of the lowest byte lane whose high bit is
-// set in m.
-func trailingLane(m uint64) int { return bits.TrailingZeros64(m) >> 3 }
-
 // Sides of a FAST corner: circle brighter or darker than the centre.
 const (
 	sideBright = 1

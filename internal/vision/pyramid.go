@@ -198,17 +198,9 @@ func downscaleRowBlended(out, r0, r1 []byte, vr []uint16, w0, w1 uint64) int {
 }
 
 // lerp16 interpolates horizontally between two vertical blends (8.8 fixed
-// point) with an 8-bit weight; the products and rounding equal blend's.
+// point) with an 8-bit weight, rounding like downscale.
 func lerp16(a, b, w int32) uint8 {
 	return uint8((a*(256-w) + b*w + 1<<15) >> 16)
-}
-
-// blend interpolates bilinearly between a0, a1 (top) and b0, b1 (bottom)
-// with 8-bit weights, rounding like downscale.
-func blend(a0, a1, b0, b1 uint8, wx, wy0, wy1 int32) uint8 {
-	a := int32(a0)<<8 + (int32(a1)-int32(a0))*wx
-	c := int32(b0)<<8 + (int32(b1)-int32(b0))*wx
-	return uint8((a*wy0 + c*wy1 + 1<<15) >> 16)
 }
 
 // sampleAt returns the left/top source index and the 8-bit weight of its
