@@ -81,7 +81,7 @@ func TestIndexBuild(t *testing.T) {
 
 	bin := buildBinary(t)
 	s := startServer(t, bin, data)
-	log := s.stderr.String()
+	log := s.log(`"msg":"engine restored from snapshot"`, `"replayed":0`, `"msg":"targets loaded","targets":8`)
 	if !strings.Contains(log, `"msg":"engine restored from snapshot"`) || !strings.Contains(log, `"replayed":0`) ||
 		!strings.Contains(log, `"msg":"targets loaded","targets":8`) {
 		t.Fatalf("serve did not restore the build's snapshot as is:\n%s", log)

@@ -110,6 +110,25 @@ func startServer(t *testing.T, bin, data string) *server {
 	return s
 }
 
+// log returns what the server has logged once it holds every string of
+// want, or after a few seconds. Its stderr is copied by a goroutine of
+// its own, so a line logged before the URLs printed on stdout may not be
+// in the buffer yet when startServer returns.
+func (s *server) log(want ...string) string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l := s.stderr.String()
+		all := true
+		for _, w := range want {
+			all = all && strings.Contains(l, w)
+		}
+		if all || time.Now().After(deadline) {
+			return l
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestRestartAfterKill9(t *testing.T) {
 	bin := buildBinary(t)
 	data := t.TempDir()
@@ -185,7 +204,7 @@ func TestRestartAfterKill9(t *testing.T) {
 	if _, err := c2.Search(ctx, apitest.TextureJPEG(99), crsclient.SearchOptions{Multipart: true}); !errors.Is(err, crsclient.ErrNoMatch) {
 		t.Fatalf("unrelated image: %v, want no match", err)
 	}
-	if !strings.Contains(s2.stderr.String(), `"msg":"targets loaded","targets":4`) {
+	if !strings.Contains(s2.log(`"msg":"targets loaded","targets":4`), `"msg":"targets loaded","targets":4`) {
 		t.Errorf("load not logged with its count:\n%s", s2.stderr)
 	}
 	if !strings.Contains(s2.stderr.String(), `"msg":"engine snapshot written"`) {
@@ -213,8 +232,8 @@ func TestRestartAfterKill9(t *testing.T) {
 	s2.exited <- nil
 
 	s3 := startServer(t, bin, data)
-	if !strings.Contains(s3.stderr.String(), `"msg":"engine restored from snapshot"`) ||
-		!strings.Contains(s3.stderr.String(), `"replayed":3`) {
+	if l := s3.log(`"msg":"engine restored from snapshot"`, `"replayed":3`); !strings.Contains(l, `"msg":"engine restored from snapshot"`) ||
+		!strings.Contains(l, `"replayed":3`) {
 		t.Errorf("third start did not restore the snapshot and replay 3 changes:\n%s", s3.stderr)
 	}
 	c3 := client(s3)
