@@ -33,17 +33,19 @@ const (
 // mispredicted branch per pixel and most of the loads; survivors get the
 // exact test. The halved values come from a halved copy of the level, made
 // once per level in a fraction of the time it saves: the pre-test loads
-// every pixel 16 times. Built with GOEXPERIMENT=simd on an AVX2 machine, an
-// exact 32-pixel test (fastPretestSIMD) replaces the pre-test.
+// every pixel 16 times. On an AVX2 machine, detectFASTAVX2 replaces all of
+// this and ph is not read.
 func detectFAST(p, ph []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hit, fs *fastScratch) []hit {
 	if x1 <= x0 || y1 <= y0 {
 		return out
 	}
-	if cap(fs.cand) < x1-x0+8 {
-		fs.cand = make([]int32, x1-x0+8)
+	if useAVX2 {
+		return detectFASTAVX2(p, w, x0, y0, x1, y1, t, score, out, fs)
+	}
+	if cap(fs.groups) < (x1-x0)/8+2 {
 		fs.groups = make([]pretestGroup, (x1-x0)/8+2)
 	}
-	cand, groups := fs.cand, fs.groups
+	groups := fs.groups
 	var off [16]int
 	for i, c := range circle {
 		off[i] = c[1]*w + c[0]
@@ -74,17 +76,9 @@ func detectFAST(p, ph []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 				break
 			}
 			i := row + x
-			done := 0
-			if useSIMD {
-				win := rowsAround(p, i, n, &off)
-				cand, done = fastPretestSIMD(&win, t, cand[:0])
-				out = fastCornersRows(p, w, i, row, y, &off, t, cand, skip, limit, score, out)
-			}
-			if done == 0 {
-				win := rowsAround(ph, i, n, &off)
-				kept := fastPretest(&win, half, groups)
-				out = fastCornersGroups(p, w, i, row, y, &off, t, kept, skip, limit, score, out)
-			}
+			win := rowsAround(ph, i, n, &off)
+			kept := fastPretest(&win, half, groups)
+			out = fastCornersGroups(p, w, i, row, y, &off, t, kept, skip, limit, score, out)
 			x += min(n, limit)
 		}
 		for ; x < x1; x++ {
@@ -95,13 +89,67 @@ func detectFAST(p, ph []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 			}
 		}
 	}
-	fs.cand = cand
 	return out
+}
+
+// detectFASTAVX2 is detectFAST with the exact test of fastExactAVX2, 32
+// pixels per step, in place of the pre-test: it lists only the corners,
+// which are then merely scored. Rows are rounded up to whole steps where the
+// loads stay inside p (the extra pixels' corners are dropped); near the end
+// of p, the whole steps that fit run and the rest go pixel by pixel.
+func detectFASTAVX2(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hit, fs *fastScratch) []hit {
+	if cap(fs.cand) < x1-x0+32 {
+		fs.cand = make([]int32, x1-x0+32)
+	}
+	cand := fs.cand[:cap(fs.cand)]
+	var off [16]int
+	for i, c := range circle {
+		off[i] = c[1]*w + c[0]
+	}
+	for y := y0; y < y1; y++ {
+		row := y * w
+		x := x0
+		for x < x1 {
+			limit := x1 - x
+			// Candidate indexes are 16 bits (side flags above them).
+			n := min((limit+31)&^31, 1<<15)
+			if row+x+3*w+n >= len(p) {
+				n = min(limit, 1<<15) &^ 31
+				limit = n
+			}
+			if n == 0 {
+				break
+			}
+			i := row + x
+			found := fastExact(p, w, i, n, t, cand)
+			out = fastCornersRows(p, w, i, row, y, &off, t, found, 0, limit, score, out)
+			x += min(n, limit)
+		}
+		for ; x < x1; x++ {
+			k := row + x
+			if s := fastCorner(p, k, &off, t, sideBright|sideDark); s > 0 {
+				score[k] = uint16(s)
+				out = append(out, hit{x: int32(x), y: int32(y), score: int32(s)})
+			}
+		}
+	}
+	return out
+}
+
+// fastExact is fastExactAVX2 on the n pixels from p[i] on (rows w apart),
+// with the bounds of its loads and of cand checked.
+func fastExact(p []byte, w, i, n, t int, cand []int32) []int32 {
+	if n <= 0 || n%32 != 0 || w < 1 {
+		panic("vision: fastExact needs whole steps of 32")
+	}
+	_, _ = p[i-3*w-1], p[i+3*w+n] // the first and last pixels read
+	cand = cand[:n]
+	return cand[:fastExactAVX2(&p[i], w, n, t, &cand[0])]
 }
 
 // fastScratch is detectFAST's working memory, reused across calls.
 type fastScratch struct {
-	cand   []int32        // survivors of one row of fastPretestSIMD
+	cand   []int32        // corners of one row of fastExactAVX2
 	groups []pretestGroup // groups of 8 pixels of one row in the pre-test
 }
 
@@ -302,7 +350,7 @@ func fastCorner(p []byte, i int, off *[16]int, t, sides int) int {
 	return 0
 }
 
-// fastCornersRows gives the survivors cand of fastPretestSIMD, pixels from
+// fastCornersRows gives the survivors cand of fastExact, pixels from
 // p[i] on (row offset row, row y), whose index lies in [skip, limit) the
 // exact test, records the corners' scores and appends them to out.
 func fastCornersRows(p []byte, w, i, row, y int, off *[16]int, t int, cand []int32, skip, limit int, score []uint16, out []hit) []hit {

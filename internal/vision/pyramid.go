@@ -105,16 +105,8 @@ var sixFifths = [5]int32{26, 77, 128, 179, 230}
 // then every 5 destination pixels interpolate 6 blended columns with the
 // same five weights, which become constants. Both passes run in registers
 // on 6 source columns at a time (downscaleRow6to5), so the blended values
-// never go through memory; with AVX2 under GOEXPERIMENT=simd, the vertical
-// pass runs 16 pixels at a time into a row buffer instead.
+// never go through memory.
 func downscale6to5(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int) {
-	var vr []uint16
-	if useSIMD {
-		if cap(sc.vrow) < sw {
-			sc.vrow = make([]uint16, sw)
-		}
-		vr = sc.vrow[:sw]
-	}
 	for y := range dh {
 		y0, wy := 6*(y/5)+y%5, sixFifths[y%5]
 		if y0+1 >= sh {
@@ -125,12 +117,7 @@ func downscale6to5(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int) 
 		r1 = r1[:len(r0)]
 		w0, w1 := uint64(256-wy), uint64(wy)
 		out := dst[y*dw : y*dw+dw]
-		var d int
-		if useSIMD {
-			d = downscaleRowBlended(out, r0, r1, vr, w0, w1)
-		} else {
-			d = downscaleRow6to5(out, r0, r1, w0, w1)
-		}
+		d := downscaleRow6to5(out, r0, r1, w0, w1)
 		for ; d < len(out); d++ {
 			i, wx := sampleAt(d, 1.2, sw)
 			a := int32(uint64(r0[i])*w0 + uint64(r1[i])*w1)
@@ -172,29 +159,6 @@ func downscaleRow6to5(out, r0, r1 []byte, w0, w1 uint64) int {
 		q[2] = uint8((e>>16&lo + o>>16&lo + 256) >> 9) // lerp16 with weight 128
 	}
 	return 5 * max(groups, 0)
-}
-
-// downscaleRowBlended is downscaleRow6to5 with the vertical pass done by
-// blendRowsSIMD into vr first.
-func downscaleRowBlended(out, r0, r1 []byte, vr []uint16, w0, w1 uint64) int {
-	x := blendRowsSIMD(vr, r0, r1, uint16(w0), uint16(w1))
-	for ; x < len(r0); x++ {
-		vr[x] = uint16(uint64(r0[x])*w0 + uint64(r1[x])*w1)
-	}
-	d := 0
-	for s := 0; d+5 <= len(out) && s+6 <= len(vr); s += 6 {
-		v, q := vr[s:s+6], out[d:d+5]
-		v0, v1, v2, v3, v4, v5 := uint64(v[0]), uint64(v[1]), uint64(v[2]), uint64(v[3]), uint64(v[4]), uint64(v[5])
-		// As in downscaleRow6to5.
-		const round = 1<<15 | 1<<47
-		r04 := (v0|v5<<32)*230 + (v1|v4<<32)*26 + round
-		r13 := (v1|v4<<32)*179 + (v2|v3<<32)*77 + round
-		q[0], q[4] = uint8(r04>>16), uint8(r04>>48)
-		q[1], q[3] = uint8(r13>>16), uint8(r13>>48)
-		q[2] = uint8((v2 + v3 + 256) >> 9)
-		d += 5
-	}
-	return d
 }
 
 // lerp16 interpolates horizontally between two vertical blends (8.8 fixed

@@ -52,11 +52,14 @@ func (e *Extractor) detect(sc *scratch, lv *level, want int) []corner {
 	g := newGrid(lv, e.cfg.CellSize)
 	ncell := g.nx * g.ny
 
-	if cap(sc.half) < w*h {
-		sc.half = make([]byte, w*h)
+	var half []byte // the AVX2 test reads the pixels themselves
+	if !useAVX2 {
+		if cap(sc.half) < w*h {
+			sc.half = make([]byte, w*h)
+		}
+		half = sc.half[:w*h]
+		halvePixels(half, lv.pix)
 	}
-	half := sc.half[:w*h]
-	halvePixels(half, lv.pix)
 	hits := detectFAST(lv.pix, half, w, border, border, w-border, h-border, e.cfg.FastThreshold, score, sc.hits[:0], &sc.fast)
 	cnt := sc.cellCount(ncell)
 	for _, c := range hits {

@@ -70,6 +70,9 @@ const (
 //   - Speed: FAST's pre-test and exact test, the default 1.2 pyramid resize
 //     and the FAST score run as SWAR arithmetic on bytes packed into uint64s;
 //     the hot loops make no calls through interfaces and allocate nothing.
+//     On amd64 machines with AVX2, assembly kernels (chosen at start-up; the
+//     purego build tag keeps the portable code) replace the hottest loops
+//     and give bit-identical results.
 //
 // Stored targets keep their descriptors forever, so the descriptor layout
 // (test pattern, smoothing, angle quantisation, bit order) must never change
@@ -201,7 +204,6 @@ type scratch struct {
 	ii      []uint16    // wrapping integral image of the current level
 	xmap    []int32     // resize: source column per destination column
 	xwt     []int32     // resize: weight of the right neighbour (0..256)
-	vrow    []uint16    // 6:5 resize with AVX2: one row of vertical blends
 	offs    [maxLevels][2]offsetTable
 }
 

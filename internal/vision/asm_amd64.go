@@ -1,0 +1,15 @@
+//go:build !purego
+
+package vision
+
+// The AVX2 kernels. Each takes raw pointers and trusts its Go caller (in the
+// file of the code it speeds up) to have checked that every load and store
+// lies inside the slices; the callers run them only when useAVX2 is set.
+
+// fastExactAVX2 runs the exact FAST-9 test at threshold t on the n pixels
+// from c on (n a positive multiple of 32; rows w apart) and writes the
+// corners to cand as index | side<<16, in order, returning how many. It
+// reads from 3 rows and 1 pixel before c to 3 rows and n+1 pixels after it.
+//
+//go:noescape
+func fastExactAVX2(c *byte, w, n, t int, cand *int32) int

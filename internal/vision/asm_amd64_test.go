@@ -1,0 +1,224 @@
+//go:build !purego
+
+package vision
+
+import (
+	"image"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+// The assembly kernels against the portable code they replace: every
+// kernel must give exactly the same answers.
+
+// portable runs f with the assembly kernels switched off.
+func portable(t testing.TB, f func()) {
+	t.Helper()
+	if !useAVX2 {
+		t.Skip("no AVX2 on this machine")
+	}
+	useAVX2 = false
+	defer func() { useAVX2 = true }()
+	f()
+}
+
+// requireAVX2 skips tests of the kernels themselves on machines without it.
+func requireAVX2(t testing.TB) {
+	t.Helper()
+	if !useAVX2 {
+		t.Skip("no AVX2 on this machine")
+	}
+}
+
+// blockyNoise returns w*h pixels of random flat blocks plus noise of random
+// strength, with some pixels pinned at 0 and 255, so that both sides of
+// FAST, both saturations of its bounds and every score are common.
+func blockyNoise(w, h int, r *rng) []byte {
+	p := make([]byte, w*h)
+	bw, bh := 1+int(r.next()%9), 1+int(r.next()%9)
+	amp := int(r.next() % 120)
+	tones := make([]int, (w/bw+1)*(h/bh+1))
+	for i := range tones {
+		tones[i] = int(r.next() % 256)
+	}
+	for y := range h {
+		for x := range w {
+			v := tones[(y/bh)*(w/bw+1)+x/bw]
+			if amp > 0 {
+				v += int(r.next()%uint64(2*amp+1)) - amp
+			}
+			switch r.next() % 64 {
+			case 0:
+				v = 0
+			case 1:
+				v = 255
+			}
+			p[y*w+x] = uint8(min(max(v, 0), 255))
+		}
+	}
+	return p
+}
+
+func TestFastExactMatchesFastCorner(t *testing.T) {
+	requireAVX2(t)
+	r := rng(3)
+	for iter := range 400 {
+		w := 7 + int(r.next()%140)
+		h := 7 + int(r.next()%12)
+		p := blockyNoise(w, h, &r)
+		th := 1 + int(r.next()%60)
+		if iter%10 == 0 {
+			th = 1 + int(r.next()%254)
+		}
+		var off [16]int
+		for i, c := range circle {
+			off[i] = c[1]*w + c[0]
+		}
+		cand := make([]int32, 64*1024)
+		// Every start from 3 rows and 1 pixel in, as long as the last
+		// load stays inside p: rows end anywhere, also right at the end
+		// of p.
+		for i := 3*w + 1; i < len(p); i++ {
+			for n := 32; i+3*w+n < len(p) && n <= 96; n += 32 {
+				got := fastExact(p, w, i, n, th, cand)
+				var want []int32
+				for j := range n {
+					k := i + j
+					for side := sideBright; side <= sideDark; side++ {
+						if fastCorner(p, k, &off, th, side) > 0 {
+							want = append(want, int32(j|side<<16))
+						}
+					}
+				}
+				if !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0) {
+					t.Fatalf("w=%d t=%d i=%d n=%d: got %x, want %x", w, th, i, n, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestFastExactArcs feeds the assembly's arc test every mask of 16 circle
+// positions on each side, with the other side's pixels random, and checks
+// it against hasArc9.
+func TestFastExactArcs(t *testing.T) {
+	requireAVX2(t)
+	const w, h, th = 40, 7, 20
+	r := rng(5)
+	cand := make([]int32, 32)
+	p := make([]byte, w*h)
+	for m := range 1 << 16 {
+		for side := sideBright; side <= sideDark; side++ {
+			for i := range p {
+				p[i] = 128
+			}
+			lane := int(r.next() % 32)
+			other := uint32(r.next()) &^ uint32(m)
+			c := 3*w + 3 + lane
+			var mb, md uint32
+			for k, o := range circle {
+				bright := side == sideBright
+				switch {
+				case m>>k&1 == 1:
+				case other>>k&1 == 1:
+					bright = !bright
+				default:
+					continue
+				}
+				q := &p[c+o[1]*w+o[0]]
+				if bright {
+					*q = 128 + th + 1 + uint8(r.next()%(127-th))
+					mb |= 1 << k
+				} else {
+					*q = 128 - th - 1 - uint8(r.next()%(128-th))
+					md |= 1 << k
+				}
+			}
+			got := 0
+			for _, cj := range fastExact(p, w, 3*w+3, 32, th, cand) {
+				if int(cj&0xffff) == lane {
+					got = int(cj >> 16)
+				}
+			}
+			want := 0
+			if hasArc9(mb) {
+				want = sideBright
+			} else if hasArc9(md) {
+				want = sideDark
+			}
+			if got != want {
+				t.Fatalf("bright %#04x dark %#04x: side %d, want %d", mb, md, got, want)
+			}
+		}
+	}
+}
+
+func TestDetectFASTMatchesPortable(t *testing.T) {
+	requireAVX2(t)
+	r := rng(4)
+	for range 300 {
+		w := 7 + int(r.next()%200)
+		h := 7 + int(r.next()%40)
+		p := blockyNoise(w, h, &r)
+		th := 1 + int(r.next()%80)
+		// A random rectangle at least 3 pixels from the edges, which
+		// often reaches the end of p.
+		x0 := 3 + int(r.next()%uint64(w-6))
+		x1 := x0 + int(r.next()%uint64(w-3-x0+1))
+		y0 := 3 + int(r.next()%uint64(h-6))
+		y1 := y0 + int(r.next()%uint64(h-3-y0+1))
+		if r.next()%2 == 0 {
+			x0, y0, x1, y1 = 3, 3, w-3, h-3
+		}
+		sa, sp := make([]uint16, w*h), make([]uint16, w*h)
+		got := detectFAST(p, nil, w, x0, y0, x1, y1, th, sa, nil, new(fastScratch))
+		var want []hit
+		portable(t, func() {
+			want = detectFAST(p, halved(p), w, x0, y0, x1, y1, th, sp, nil, new(fastScratch))
+		})
+		if !slices.Equal(got, want) || !slices.Equal(sa, sp) {
+			t.Fatalf("w=%d h=%d t=%d [%d,%d)x[%d,%d): corners %v, portable %v", w, h, th, x0, x1, y0, y1, got, want)
+		}
+	}
+}
+
+// TestExtractMatchesPortable compares whole extractions on synthetic frames
+// of several sizes and on the committed JPEG fixture.
+func TestExtractMatchesPortable(t *testing.T) {
+	requireAVX2(t)
+	imgs := []*image.Gray{testImage(), synthImage(480, 640, 3), synthImage(333, 257, 4), synthImage(97, 61, 5)}
+	// The repository's photographs.
+	names, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "*", "*.jpg"))
+	if len(names) == 0 {
+		t.Fatal("no JPEG fixtures")
+	}
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := Decode(data, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, img)
+	}
+	for _, cfg := range []Config{DefaultConfig(), {MaxFeatures: 3000, FastThreshold: 9}} {
+		for i, img := range imgs {
+			e := NewExtractor(cfg)
+			got := e.Extract(img)
+			portable(t, func() {
+				want := NewExtractor(cfg).Extract(img)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("config %+v, image %d: the AVX2 and portable features differ", cfg, i)
+				}
+			})
+			if got.Len() == 0 {
+				t.Fatalf("image %d: no features", i)
+			}
+		}
+	}
+}
