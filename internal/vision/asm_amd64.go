@@ -13,3 +13,11 @@ package vision
 //
 //go:noescape
 func fastExactAVX2(c *byte, w, n, t int, cand *int32) int
+
+// downscaleRowAVX2 writes 40*blocks outputs of the 1.2 downscale to out
+// from source rows r0 and r1 blended with weights w0 and w1 (see
+// downscale6to5). Block j uses source columns 48j to 48j+47 and reads up to
+// column 48j+58.
+//
+//go:noescape
+func downscaleRowAVX2(out, r0, r1 *byte, blocks int, w0, w1 int)

@@ -222,3 +222,57 @@ func TestExtractMatchesPortable(t *testing.T) {
 		}
 	}
 }
+
+func TestDownscaleRowMatchesPortable(t *testing.T) {
+	requireAVX2(t)
+	r := rng(6)
+	for range 3000 {
+		sw := 2 + int(r.next()%400)
+		// Room after the row, from none (the last row of a level) to
+		// more than the kernel reads.
+		extra := int(r.next() % 80)
+		src := make([]byte, 2*sw+extra)
+		for i := range src {
+			src[i] = uint8(r.next())
+		}
+		if r.next()%4 == 0 {
+			for i := range src {
+				src[i] = 255 * uint8(r.next()%2)
+			}
+		}
+		wy := []uint64{0, 26, 77, 128, 179, 230, 256, r.next() % 257}[r.next()%8]
+		w0, w1 := 256-wy, wy
+		dw := int(r.next()%uint64(sw*5/6+2)) + 1
+		r0, r1 := src[:sw], src[sw:2*sw]
+		got, want := make([]byte, dw), make([]byte, dw)
+		d := downscaleRowBlocks(got, src, src[sw:], sw, w0, w1)
+		if d%40 != 0 || d > dw {
+			t.Fatalf("sw=%d dw=%d: wrote %d", sw, dw, d)
+		}
+		n := downscaleRow6to5(want[:d], r0, r1, w0, w1)
+		if n != d {
+			// The portable row stops where its 8-byte loads would leave
+			// the row; compare only what both wrote.
+			d = n
+		}
+		if !slices.Equal(got[:d], want[:d]) {
+			t.Fatalf("sw=%d dw=%d wy=%d: %v, portable %v", sw, dw, wy, got[:d], want[:d])
+		}
+	}
+}
+
+func TestDownscale6to5MatchesPortable(t *testing.T) {
+	requireAVX2(t)
+	r := rng(7)
+	for range 200 {
+		sw, sh := 2+int(r.next()%700), 2+int(r.next()%30)
+		src := blockyNoise(sw, sh, &r)
+		dw, dh := max(1, int(float64(sw)/1.2+0.5)), max(1, int(float64(sh)/1.2+0.5))
+		got, want := make([]byte, dw*dh), make([]byte, dw*dh)
+		downscale6to5(new(scratch), got, dw, dh, src, sw, sh)
+		portable(t, func() { downscale6to5(new(scratch), want, dw, dh, src, sw, sh) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("%dx%d: differs from the portable resize", sw, sh)
+		}
+	}
+}

@@ -5,3 +5,5 @@ package vision
 // Without assembly useAVX2 is false and these are never called.
 
 func fastExactAVX2(c *byte, w, n, t int, cand *int32) int { panic("vision: no AVX2 kernels") }
+
+func downscaleRowAVX2(out, r0, r1 *byte, blocks int, w0, w1 int) { panic("vision: no AVX2 kernels") }

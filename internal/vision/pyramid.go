@@ -105,7 +105,8 @@ var sixFifths = [5]int32{26, 77, 128, 179, 230}
 // then every 5 destination pixels interpolate 6 blended columns with the
 // same five weights, which become constants. Both passes run in registers
 // on 6 source columns at a time (downscaleRow6to5), so the blended values
-// never go through memory.
+// never go through memory; with AVX2, downscaleRowAVX2 does 40 destination
+// pixels per step.
 func downscale6to5(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int) {
 	for y := range dh {
 		y0, wy := 6*(y/5)+y%5, sixFifths[y%5]
@@ -117,7 +118,13 @@ func downscale6to5(sc *scratch, dst []byte, dw, dh int, src []byte, sw, sh int) 
 		r1 = r1[:len(r0)]
 		w0, w1 := uint64(256-wy), uint64(wy)
 		out := dst[y*dw : y*dw+dw]
-		d := downscaleRow6to5(out, r0, r1, w0, w1)
+		d := 0
+		if useAVX2 {
+			// The rows run on to the end of src: the kernel's loads
+			// reach past the columns it uses.
+			d = downscaleRowBlocks(out, src[y0*sw:], src[(y0+1)*sw:], sw, w0, w1)
+		}
+		d += downscaleRow6to5(out[d:], r0[d/5*6:], r1[d/5*6:], w0, w1)
 		for ; d < len(out); d++ {
 			i, wx := sampleAt(d, 1.2, sw)
 			a := int32(uint64(r0[i])*w0 + uint64(r1[i])*w1)
@@ -159,6 +166,20 @@ func downscaleRow6to5(out, r0, r1 []byte, w0, w1 uint64) int {
 		q[2] = uint8((e>>16&lo + o>>16&lo + 256) >> 9) // lerp16 with weight 128
 	}
 	return 5 * max(groups, 0)
+}
+
+// downscaleRowBlocks runs downscaleRowAVX2 on rows r0 and r1 of a level sw
+// wide, which may run on past the row, for as many whole blocks of 40
+// outputs as fit in out, in the row and, with the kernel's loads, in r0 and
+// r1. It returns how many outputs it wrote.
+func downscaleRowBlocks(out, r0, r1 []byte, sw int, w0, w1 uint64) int {
+	blocks := min(len(out)/40, sw/48, (min(len(r0), len(r1))-11)/48)
+	if blocks <= 0 {
+		return 0
+	}
+	_, _, _ = out[40*blocks-1], r0[48*blocks+10], r1[48*blocks+10]
+	downscaleRowAVX2(&out[0], &r0[0], &r1[0], blocks, int(w0), int(w1))
+	return 40 * blocks
 }
 
 // lerp16 interpolates horizontally between two vertical blends (8.8 fixed
