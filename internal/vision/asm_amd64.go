@@ -21,3 +21,18 @@ func fastExactAVX2(c *byte, w, n, t int, cand *int32) int
 //
 //go:noescape
 func downscaleRowAVX2(out, r0, r1 *byte, blocks int, w0, w1 int)
+
+// boxImageAVX2 sets box[y*s+x] to the sum of the 5x5 box with top-left
+// integral-image index y*s+x, read from the wrapping integral image ii
+// (stride s), for y < rows and x < cols; cols is at least 16. box and ii
+// point at the same index.
+//
+//go:noescape
+func boxImageAVX2(box, ii *uint16, s, rows, cols int)
+
+// comparePairsAVX2 runs the 256 descriptor tests on the box sums at the
+// offsets from box given by pairs (the two points of each test in turn)
+// and stores the bits in desc.
+//
+//go:noescape
+func comparePairsAVX2(box *uint16, pairs *int32, desc *[4]uint64)

@@ -276,3 +276,63 @@ func TestDownscale6to5MatchesPortable(t *testing.T) {
 		}
 	}
 }
+
+func TestBoxImageMatchesBoxSums(t *testing.T) {
+	requireAVX2(t)
+	r := rng(8)
+	sc := new(scratch)
+	for range 300 {
+		w, h := 6+int(r.next()%120), 6+int(r.next()%30)
+		lv := &level{pix: blockyNoise(w, h, &r), w: w, h: h}
+		// Any rectangle of integral-image indexes at least one box wide.
+		x0 := int(r.next() % uint64(w-4))
+		x1 := x0 + boxSide + int(r.next()%uint64(w-x0-boxSide+1))
+		y0 := int(r.next() % uint64(h-4))
+		y1 := y0 + boxSide + int(r.next()%uint64(h-y0-boxSide+1))
+		rect := iiRect{x0, y0, x1, y1}
+		s := w + 1
+		ii := integral(sc, lv, rect)
+		clear(sc.box)
+		box := boxImage(sc, ii, s, rect)
+		for y := y0; y+boxSide <= y1; y++ {
+			for x := x0; x+boxSide <= x1; x++ {
+				want := 0
+				for dy := range boxSide {
+					for dx := range boxSide {
+						want += int(lv.pix[(y+dy)*w+x+dx])
+					}
+				}
+				if got := box[y*s+x]; int(got) != want {
+					t.Fatalf("%dx%d %+v: box at (%d,%d) %d, want %d", w, h, rect, x, y, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestComparePairsMatchesCompareBoxes(t *testing.T) {
+	requireAVX2(t)
+	e := NewExtractor(DefaultConfig())
+	r := rng(10)
+	for _, stride := range []int{41, 100, 641, 1500} {
+		var ts [2]offsetTable
+		tab := e.offsets(&ts, stride)
+		box := make([]uint16, 40*stride)
+		for range 20 {
+			for i := range box {
+				// Few distinct values, so that ties are common.
+				box[i] = uint16(r.next() % 8 * 900)
+			}
+			base := 20*stride + 20
+			for bin := range angleBins {
+				var vals [numPoints]uint16
+				for j, o := range tab.o[bin*numPoints : bin*numPoints+numPoints] {
+					vals[j] = box[base+int(o)]
+				}
+				if got, want := comparePairs(box, tab, bin, base), compareBoxes(&vals); got != want {
+					t.Fatalf("stride %d bin %d: %x, want %x", stride, bin, got, want)
+				}
+			}
+		}
+	}
+}

@@ -16,20 +16,27 @@ const boxSide = 5
 type offsetTable struct {
 	stride int
 	o      []int32
+	// pairs holds, per angle bin and test, the offsets of the test's two
+	// points (o of each), for comparePairsAVX2; lo and hi bound them.
+	pairs  []int32
+	lo, hi int
 }
 
 // offsets returns the table for stride from ts, building it if neither
 // entry has that stride. Landscape and portrait frames of one camera give
 // each level two strides, and a stream mixes them, so both tables are kept:
 // rebuilding on every switch cost about 1% of the extraction.
-func (e *Extractor) offsets(ts *[2]offsetTable, stride int) []int32 {
-	if ts[0].stride == stride && ts[0].o != nil {
-		return ts[0].o
+func (e *Extractor) offsets(ts *[2]offsetTable, stride int) *offsetTable {
+	// Tests switch the kernels off and on, which must not leave a table
+	// without the pairs.
+	ready := func(t *offsetTable) bool { return t.stride == stride && t.o != nil && (t.pairs != nil || !useAVX2) }
+	if ready(&ts[0]) {
+		return &ts[0]
 	}
 	ts[0], ts[1] = ts[1], ts[0]
 	t := &ts[0]
-	if t.stride == stride && t.o != nil {
-		return t.o
+	if ready(t) {
+		return t
 	}
 	if t.o == nil {
 		t.o = make([]int32, angleBins*numPoints)
@@ -40,8 +47,24 @@ func (e *Extractor) offsets(ts *[2]offsetTable, stride int) []int32 {
 			t.o[b*numPoints+k] = int32((int(pt[1])-h)*stride + int(pt[0]) - h)
 		}
 	}
+	if useAVX2 {
+		if t.pairs == nil {
+			t.pairs = make([]int32, angleBins*2*len(patternPairs))
+		}
+		t.lo, t.hi = 0, 0
+		for b := range angleBins {
+			o := t.o[b*numPoints : b*numPoints+numPoints]
+			for k, pr := range patternPairs {
+				for i, j := range pr {
+					v := o[j]
+					t.pairs[(b*len(patternPairs)+k)*2+i] = v
+					t.lo, t.hi = min(t.lo, int(v)), max(t.hi, int(v))
+				}
+			}
+		}
+	}
 	t.stride = stride
-	return t.o
+	return t
 }
 
 // integral fills ii with the integral image of lv over the rectangle r of
@@ -122,7 +145,8 @@ func patchRect(kps []corner) iiRect {
 // describeLevel orients and describes the keypoints picked on level l and
 // appends them, mapped to level-0 coordinates, to set.
 func (e *Extractor) describeLevel(sc *scratch, lv *level, kps []corner, l int, set *feature.Set) {
-	ii := integral(sc, lv, patchRect(kps))
+	r := patchRect(kps)
+	ii := integral(sc, lv, r)
 	stride := lv.w + 1
 	for i := range kps {
 		kps[i].angle = orientationII(ii, stride, int(kps[i].x), int(kps[i].y))
@@ -131,11 +155,20 @@ func (e *Extractor) describeLevel(sc *scratch, lv *level, kps []corner, l int, s
 	row5 := boxSide * stride
 	binScale := angleBins / (2 * math.Pi)
 	var vals [numPoints]uint16
+	var box []uint16
+	if useAVX2 {
+		box = boxImage(sc, ii, stride, r)
+	}
 	for _, k := range kps {
 		bin := int(float64(k.angle)*binScale+0.5) % angleBins
-		o := offs[bin*numPoints : bin*numPoints+numPoints]
-		boxSums(&vals, ii, o, int(k.y)*stride+int(k.x), row5)
-		desc := compareBoxes(&vals)
+		base := int(k.y)*stride + int(k.x)
+		var desc feature.Descriptor
+		if useAVX2 {
+			desc = comparePairs(box, offs, bin, base)
+		} else {
+			boxSums(&vals, ii, offs.o[bin*numPoints:bin*numPoints+numPoints], base, row5)
+			desc = compareBoxes(&vals)
+		}
 		set.Keypoints = append(set.Keypoints, feature.Keypoint{
 			X:        float32((float64(k.x)+0.5)*lv.scale - 0.5),
 			Y:        float32((float64(k.y)+0.5)*lv.scale - 0.5),
@@ -160,6 +193,48 @@ func boxSums(vals *[numPoints]uint16, ii []uint16, o []int32, base, row5 int) {
 		b := ii[q+row5 : q+row5+boxSide+1]
 		vals[j] = b[boxSide] - t[boxSide] - b[0] + t[0]
 	}
+}
+
+// boxImage returns the sums of the 5x5 boxes whose top-left integral-image
+// index lies in r, each at that index (the rest is left as it was): with
+// AVX2 they cost a fraction of a load each, and a test point then needs one
+// load instead of four.
+func boxImage(sc *scratch, ii []uint16, s int, r iiRect) []uint16 {
+	if cap(sc.box) < len(ii) {
+		sc.box = make([]uint16, len(ii))
+	}
+	box := sc.box[:len(ii)]
+	rows, cols := r.y1-boxSide-r.y0+1, r.x1-boxSide-r.x0+1
+	if rows <= 0 || cols <= 0 {
+		return box
+	}
+	i := r.y0*s + r.x0
+	last := i + (rows-1+boxSide)*s + cols - 1 + boxSide // the last index read
+	_ = ii[last]
+	if cols < 16 || r.x0+cols+boxSide > s {
+		for y := range rows {
+			for x := range cols {
+				q := i + y*s + x
+				box[q] = ii[q+boxSide*s+boxSide] - ii[q+boxSide*s] - ii[q+boxSide] + ii[q]
+			}
+		}
+		return box
+	}
+	boxImageAVX2(&box[i], &ii[i], s, rows, cols)
+	return box
+}
+
+// comparePairs runs the 256 tests of angle bin bin on the box sums of
+// boxImage around index base.
+func comparePairs(box []uint16, t *offsetTable, bin, base int) feature.Descriptor {
+	if base+t.lo < 0 || base+t.hi >= len(box) {
+		panic("vision: test point outside the box image")
+	}
+	n := 2 * len(patternPairs)
+	pairs := t.pairs[bin*n : bin*n+n]
+	var desc feature.Descriptor
+	comparePairsAVX2(&box[base], &pairs[0], (*[4]uint64)(&desc))
+	return desc
 }
 
 // compareBoxes runs the 256 tests on the box sums; each descriptor word is

@@ -202,6 +202,7 @@ type scratch struct {
 	picked  []corner    // selected corners of the current level
 	round   []corner    // one round-robin round
 	ii      []uint16    // wrapping integral image of the current level
+	box     []uint16    // 5x5 box sums of the current level (AVX2)
 	xmap    []int32     // resize: source column per destination column
 	xwt     []int32     // resize: weight of the right neighbour (0..256)
 	offs    [maxLevels][2]offsetTable
