@@ -8,8 +8,9 @@ package vision
 
 // fastExactAVX2 runs the exact FAST-9 test at threshold t on the n pixels
 // from c on (n a positive multiple of 32; rows w apart) and writes the
-// corners to cand as index | side<<16, in order, returning how many. It
-// reads from 3 rows and 1 pixel before c to 3 rows and n+1 pixels after it.
+// corners to cand as index | score<<16 (the score of fastCorner), in
+// order, returning how many. It reads from 3 rows and 1 pixel before c to 3
+// rows and n+1 pixels after it.
 //
 //go:noescape
 func fastExactAVX2(c *byte, w, n, t int, cand *int32) int

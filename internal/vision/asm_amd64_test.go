@@ -86,11 +86,8 @@ func TestFastExactMatchesFastCorner(t *testing.T) {
 				got := fastExact(p, w, i, n, th, cand)
 				var want []int32
 				for j := range n {
-					k := i + j
-					for side := sideBright; side <= sideDark; side++ {
-						if fastCorner(p, k, &off, th, side) > 0 {
-							want = append(want, int32(j|side<<16))
-						}
+					if s := fastCorner(p, i+j, &off, th, sideBright|sideDark); s > 0 {
+						want = append(want, int32(j|s<<16))
 					}
 				}
 				if !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0) {
@@ -143,14 +140,15 @@ func TestFastExactArcs(t *testing.T) {
 					got = int(cj >> 16)
 				}
 			}
-			want := 0
-			if hasArc9(mb) {
-				want = sideBright
-			} else if hasArc9(md) {
-				want = sideDark
+			if corner := hasArc9(mb) || hasArc9(md); (got > 0) != corner {
+				t.Fatalf("bright %#04x dark %#04x: score %d, corner %v", mb, md, got, corner)
 			}
-			if got != want {
-				t.Fatalf("bright %#04x dark %#04x: side %d, want %d", mb, md, got, want)
+			var off [16]int
+			for i, c := range circle {
+				off[i] = c[1]*w + c[0]
+			}
+			if want := fastCorner(p, c, &off, th, sideBright|sideDark); got != want {
+				t.Fatalf("bright %#04x dark %#04x: score %d, want %d", mb, md, got, want)
 			}
 		}
 	}

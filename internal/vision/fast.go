@@ -92,9 +92,8 @@ func detectFAST(p, ph []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 	return out
 }
 
-// detectFASTAVX2 is detectFAST with the exact test of fastExactAVX2, 32
-// pixels per step, in place of the pre-test: it lists only the corners,
-// which are then merely scored. Rows are rounded up to whole steps where the
+// detectFASTAVX2 is detectFAST with fastExactAVX2, which tests 32 pixels
+// per step exactly and scores the corners, in place of the pre-test. Rows are rounded up to whole steps where the
 // loads stay inside p (the extra pixels' corners are dropped); near the end
 // of p, the whole steps that fit run and the rest go pixel by pixel.
 func detectFASTAVX2(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hit, fs *fastScratch) []hit {
@@ -121,8 +120,14 @@ func detectFASTAVX2(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 				break
 			}
 			i := row + x
-			found := fastExact(p, w, i, n, t, cand)
-			out = fastCornersRows(p, w, i, row, y, &off, t, found, 0, limit, score, out)
+			for _, cj := range fastExact(p, w, i, n, t, cand) {
+				jj, s := int(cj&0xffff), cj>>16
+				if jj >= limit {
+					break
+				}
+				score[i+jj] = uint16(s)
+				out = append(out, hit{x: int32(x + jj), y: int32(y), score: s})
+			}
 			x += min(n, limit)
 		}
 		for ; x < x1; x++ {
@@ -350,27 +355,14 @@ func fastCorner(p []byte, i int, off *[16]int, t, sides int) int {
 	return 0
 }
 
-// fastCornersRows gives the survivors cand of fastExact, pixels from
-// p[i] on (row offset row, row y), whose index lies in [skip, limit) the
-// exact test, records the corners' scores and appends them to out.
-func fastCornersRows(p []byte, w, i, row, y int, off *[16]int, t int, cand []int32, skip, limit int, score []uint16, out []hit) []hit {
-	for _, cj := range cand {
-		jj := int(cj & 0xffff)
-		if jj < skip || jj >= limit {
-			continue
-		}
-		k := i + jj
-		s := fastCornerAt(p, w, k, off, t, int(cj>>16))
-		score[k] = uint16(s) // stays zero for a non-corner
-		out = append(out, hit{x: int32(k - row), y: int32(y), score: int32(s)})
-		out = out[:len(out)-1+b2i(s > 0)]
-	}
-	return out
-}
-
-// fastCornersGroups is fastCornersRows for the groups fastPretest returns.
-// A group's survivors are taken one set bit at a time; the loop exits
-// mispredict, but once per group rather than once per group of the row.
+// fastCornersGroups gives the survivors of fastPretest, in groups of pixels
+// from p[i] on (row offset row, row y), whose index lies in [skip, limit)
+// the exact test, records the corners' scores and appends them to out.
+// Almost all survivors have one side left, which fastScoreRows tests; the
+// few with both, and those near the ends of p, where a row load would
+// overrun, go to fastCorner. A group's survivors are taken one set bit at a
+// time; the loop exits mispredict, but once per group rather than once per
+// group of the row.
 func fastCornersGroups(p []byte, w, i, row, y int, off *[16]int, t int, groups []pretestGroup, skip, limit int, score []uint16, out []hit) []hit {
 	for _, g := range groups {
 		for m := g.b | g.d; m != 0; m &= m - 1 {
@@ -379,7 +371,6 @@ func fastCornersGroups(p []byte, w, i, row, y int, off *[16]int, t int, groups [
 			if jj < skip || jj >= limit {
 				continue
 			}
-			// fastCornerAt, by hand: the compiler does not inline it.
 			k, sides := i+jj, int(g.b>>bit&1|(g.d>>bit&1)<<1)
 			var s int
 			if sides == sideBright|sideDark || k < 3*w+3 || k+3*w+7 > len(p) {
@@ -393,17 +384,6 @@ func fastCornersGroups(p []byte, w, i, row, y int, off *[16]int, t int, groups [
 		}
 	}
 	return out
-}
-
-// fastCornerAt is fastCorner for the sides of pixel k that the pre-test
-// left. Almost all survivors have one side left, which fastScoreRows tests;
-// the few with both, and those near the ends of p, where a row load would
-// overrun, go to fastCorner.
-func fastCornerAt(p []byte, w, k int, off *[16]int, t, sides int) int {
-	if sides == sideBright|sideDark || k < 3*w+3 || k+3*w+7 > len(p) {
-		return fastCorner(p, k, off, t, sides)
-	}
-	return fastScoreRows(p, w, k, t, sides)
 }
 
 // fastScoreRows is fastCorner for one side of a pixel k at least 3 rows
@@ -454,7 +434,7 @@ func fastScoreRows(p []byte, w, k, t, side int) int {
 	return -arc & (int(sum*0x0001000100010001>>48) - (hi-1)*n)
 }
 
-// rowsOrder is the circle position of each bit of fastCornersRows' mask.
+// rowsOrder is the circle position of each bit of fastScoreRows' mask.
 var rowsOrder = [16]int{15, 0, 1, 14, 9, 8, 7, 2, 10, 13, 12, 11, 6, 4, 5, 3}
 
 // arcPermuted is hasArc9 as a bit table over masks in rowsOrder.

@@ -40,8 +40,24 @@
 	VPAND m(SP), Y12, Y12; \
 	VPOR  Y12, Y14, Y14
 
+// EXCESS adds the excess of the circle pixels at addr over the bound Y2,
+// those of dark corners inverted by Y1, to the 16-bit sums Y4 and Y5.
+#define EXCESS(addr) \
+	VPXOR      addr, Y1, Y0; \
+	VPSUBUSB   Y2, Y0, Y0; \
+	VPUNPCKLBW Y3, Y0, Y6; \
+	VPUNPCKHBW Y3, Y0, Y7; \
+	VPADDW     Y6, Y4, Y4; \
+	VPADDW     Y7, Y5, Y5
+
+DATA fastOnes<>+0(SB)/8, $0x0101010101010101
+DATA fastOnes<>+8(SB)/8, $0x0101010101010101
+DATA fastOnes<>+16(SB)/8, $0x0101010101010101
+DATA fastOnes<>+24(SB)/8, $0x0101010101010101
+GLOBL fastOnes<>(SB), RODATA|NOPTR, $32
+
 // func fastExactAVX2(c *byte, w, n, t int, cand *int32) int
-TEXT ·fastExactAVX2(SB), NOSPLIT, $512-48
+TEXT ·fastExactAVX2(SB), NOSPLIT, $576-48
 	MOVQ c+0(FP), R9
 	MOVQ w+8(FP), BX
 	MOVQ n+16(FP), CX
@@ -152,25 +168,56 @@ loop:
 	ARC9(Y7, Y3, 224)
 
 	// Bit 7 of a byte marks a bright corner, bit 0 a dark one.
-	VPMOVMSKB Y14, R11
-	VPSLLW    $7, Y14, Y14
 	VPMOVMSKB Y14, AX
+	VPSLLW    $7, Y14, Y0
+	VPMOVMSKB Y0, R11
 	ORL       R11, AX
 	JZ        next
 
-	// Candidates are x | side<<16, side 1 (bright) or 2 (dark).
+	// The scores: the summed excess over t of the circle pixels on the
+	// corner's side. Dark lanes work on inverted pixels, where the excess
+	// is that of the bright side: (255-q) - (255-c+t) = c-t-q. Both
+	// saturations give 0 exactly where a pixel does not count.
+	VPCMPEQB  fastOnes<>(SB), Y14, Y1 // inverts dark corners
+	VMOVDQU   (R9), Y2
+	VPXOR     Y1, Y2, Y2
+	VPADDUSB  Y13, Y2, Y2             // bound
+	VPXOR     Y3, Y3, Y3              // zero
+	VPXOR     Y4, Y4, Y4              // sums of pixels 0-7 and 16-23
+	VPXOR     Y5, Y5, Y5              // 8-15 and 24-31
+	EXCESS(0(R8))
+	EXCESS(1(R8))
+	EXCESS(2(R8)(BX*1))
+	EXCESS(3(R8)(BX*2))
+	EXCESS(3(R9))
+	EXCESS(3(R9)(BX*1))
+	EXCESS(2(R9)(BX*2))
+	EXCESS(1(R9)(R10*1))
+	EXCESS(0(R9)(R10*1))
+	EXCESS(-1(R9)(R10*1))
+	EXCESS(-2(R9)(BX*2))
+	EXCESS(-3(R9)(BX*1))
+	EXCESS(-3(R9))
+	EXCESS(-3(R8)(BX*2))
+	EXCESS(-2(R8)(BX*1))
+	EXCESS(-1(R8))
+	VPERM2I128 $0x20, Y5, Y4, Y6      // pixels 0-15
+	VPERM2I128 $0x31, Y5, Y4, Y7      // 16-31
+	VMOVDQU    Y6, 512(SP)
+	VMOVDQU    Y7, 544(SP)
+
+	// Corners are x | score<<16.
 emit:
-	BSFL  AX, R12
-	BTL   R12, R11
-	SBBL  R13, R13
-	SHLL  $16, R13
-	LEAL  0x20000(DX)(R12*1), R12
-	ADDL  R13, R12
-	MOVL  R12, (DI)
-	ADDQ  $4, DI
-	LEAL  -1(AX), R13
-	ANDL  R13, AX
-	JNZ   emit
+	BSFL    AX, R12
+	MOVWLZX 512(SP)(R12*2), R13
+	SHLL    $16, R13
+	ADDL    DX, R12
+	ORL     R13, R12
+	MOVL    R12, (DI)
+	ADDQ    $4, DI
+	LEAL    -1(AX), R13
+	ANDL    R13, AX
+	JNZ     emit
 
 next:
 	ADDQ $32, R8
