@@ -37,3 +37,11 @@ func boxImageAVX2(box, ii *uint16, s, rows, cols int)
 //
 //go:noescape
 func comparePairsAVX2(box *uint16, pairs *int32, desc *[4]uint64)
+
+// integralAVX2 fills rows rows of the integral image, each from the row
+// above: with ii at the first entry of the row above and pix at the first
+// pixel of the first row (strides s and w), ii[s+x] = ii[x] + the sum of
+// pix[0..x] for x < 16*blocks, row after row.
+//
+//go:noescape
+func integralAVX2(ii *uint16, pix *byte, s, w, rows, blocks int)

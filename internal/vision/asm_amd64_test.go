@@ -334,3 +334,26 @@ func TestComparePairsMatchesCompareBoxes(t *testing.T) {
 		}
 	}
 }
+
+func TestIntegralMatchesPortable(t *testing.T) {
+	requireAVX2(t)
+	r := rng(11)
+	for range 500 {
+		w, h := 2+int(r.next()%150), 2+int(r.next()%20)
+		lv := &level{pix: blockyNoise(w, h, &r), w: w, h: h}
+		x0 := int(r.next() % uint64(w))
+		x1 := x0 + 1 + int(r.next()%uint64(w-x0))
+		y0 := int(r.next() % uint64(h))
+		y1 := y0 + 1 + int(r.next()%uint64(h-y0))
+		rect := iiRect{x0, y0, x1, y1}
+		s := w + 1
+		got := slices.Clone(integral(&scratch{ii: make([]uint16, (h+1)*s)}, lv, rect))
+		var want []uint16
+		portable(t, func() { want = integral(&scratch{ii: make([]uint16, (h+1)*s)}, lv, rect) })
+		for y := y0; y <= y1; y++ {
+			if a, b := got[y*s+x0:y*s+x1+1], want[y*s+x0:y*s+x1+1]; !slices.Equal(a, b) {
+				t.Fatalf("%dx%d %+v: row %d %v, portable %v", w, h, rect, y, a, b)
+			}
+		}
+	}
+}

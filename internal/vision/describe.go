@@ -84,6 +84,9 @@ func integral(sc *scratch, lv *level, r iiRect) []uint16 {
 	ii := sc.ii[:n]
 	x0, x1 := r.x0, r.x1
 	clear(ii[r.y0*s+x0 : r.y0*s+x1+1])
+	if useAVX2 && x1-x0 >= 16 && r.y1 > r.y0 {
+		return integralRows(ii, lv, r)
+	}
 	// Two rows per pass: each row's running sum is a chain of dependent
 	// adds, and two independent chains keep the CPU busy where one left
 	// it waiting.
@@ -118,6 +121,31 @@ func integral(sc *scratch, lv *level, r iiRect) []uint16 {
 		var acc uint16
 		for x, v := range src {
 			acc += uint16(v)
+			cur[x] = prev[x] + acc
+		}
+	}
+	return ii
+}
+
+// integralRows is integral with integralAVX2 for the whole steps of 16
+// pixels of every row; the rest of each row follows, row after row, from
+// the running sum the kernel left.
+func integralRows(ii []uint16, lv *level, r iiRect) []uint16 {
+	w, s, x0, x1 := lv.w, lv.w+1, r.x0, r.x1
+	blocks := (x1 - x0) / 16
+	v := 16 * blocks
+	_, _ = lv.pix[(r.y1-1)*w+x0+v-1], ii[r.y1*s+x0+v] // the last pixel and entry
+	integralAVX2(&ii[r.y0*s+x0+1], &lv.pix[r.y0*w+x0], s, w, r.y1-r.y0, blocks)
+	for y := r.y0; y < r.y1; y++ {
+		src := lv.pix[y*w+x0 : y*w+x1]
+		prev := ii[y*s+x0+1 : y*s+x1+1]
+		cur := ii[(y+1)*s+x0 : (y+1)*s+x1+1]
+		cur[0] = 0
+		cur = cur[1:]
+		prev, cur = prev[:len(src)], cur[:len(src)]
+		acc := cur[v-1] - prev[v-1]
+		for x := v; x < len(src); x++ {
+			acc += uint16(src[x])
 			cur[x] = prev[x] + acc
 		}
 	}
