@@ -45,3 +45,10 @@ func comparePairsAVX2(box *uint16, pairs *int32, desc *[4]uint64)
 //
 //go:noescape
 func integralAVX2(ii *uint16, pix *byte, s, w, rows, blocks int)
+
+// harrisAVX2 returns the gradient sums of harris for the pixel at p (rows
+// w apart). It reads from 4 rows and 4 pixels before p to 4 rows and 5
+// pixels after it.
+//
+//go:noescape
+func harrisAVX2(p *byte, w int) (a, b, c int)

@@ -357,3 +357,23 @@ func TestIntegralMatchesPortable(t *testing.T) {
 		}
 	}
 }
+
+func TestHarrisMatchesPortable(t *testing.T) {
+	requireAVX2(t)
+	r := rng(12)
+	for range 200 {
+		w, h := 9+int(r.next()%100), 9+int(r.next()%20)
+		p := blockyNoise(w, h, &r)
+		for y := 4; y < h-4; y++ {
+			// The last row's load reaches one pixel past the window.
+			for x := 4; x < w-5; x++ {
+				got := harris(p, w, x, y)
+				var want float32
+				portable(t, func() { want = harris(p, w, x, y) })
+				if got != want {
+					t.Fatalf("%dx%d (%d,%d): %v, portable %v", w, h, x, y, got, want)
+				}
+			}
+		}
+	}
+}

@@ -13,3 +13,5 @@ func boxImageAVX2(box, ii *uint16, s, rows, cols int) { panic("vision: no AVX2 k
 func comparePairsAVX2(box *uint16, pairs *int32, desc *[4]uint64) { panic("vision: no AVX2 kernels") }
 
 func integralAVX2(ii *uint16, pix *byte, s, w, rows, blocks int) { panic("vision: no AVX2 kernels") }
+
+func harrisAVX2(p *byte, w int) (a, b, c int) { panic("vision: no AVX2 kernels") }

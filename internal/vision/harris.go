@@ -10,7 +10,12 @@ const harrisK = 0.04
 // are comparable across images.
 func harris(p []byte, w, x, y int) float32 {
 	var a, b, c int
-	for dy := -3; dy <= 3; dy++ {
+	if useAVX2 {
+		k := y*w + x
+		_, _ = p[k-4*w-4], p[k+4*w+5] // the first and last pixels read
+		a, b, c = harrisAVX2(&p[k], w)
+	}
+	for dy := -3; dy <= 3 && !useAVX2; dy++ {
 		row := (y+dy)*w + x
 		up := p[row-w-3 : row-w+4]
 		mid := p[row-4 : row+5]
