@@ -14,8 +14,18 @@ func harris(p []byte, w, x, y int) float32 {
 		k := y*w + x
 		_, _ = p[k-4*w-4], p[k+4*w+5] // the first and last pixels read
 		a, b, c = harrisAVX2(&p[k], w)
+	} else {
+		a, b, c = harrisSums(p, w, x, y)
 	}
-	for dy := -3; dy <= 3 && !useAVX2; dy++ {
+	const norm = 1.0 / (2 * 255 * 2 * 255 * 49)
+	fa, fb, fc := float64(a)*norm, float64(b)*norm, float64(c)*norm
+	return float32(fa*fb - fc*fc - harrisK*(fa+fb)*(fa+fb))
+}
+
+// harrisSums returns the sums of the squared and multiplied gradients over
+// harris' window.
+func harrisSums(p []byte, w, x, y int) (a, b, c int) {
+	for dy := -3; dy <= 3; dy++ {
 		row := (y+dy)*w + x
 		up := p[row-w-3 : row-w+4]
 		mid := p[row-4 : row+5]
@@ -28,7 +38,5 @@ func harris(p []byte, w, x, y int) float32 {
 			c += ix * iy
 		}
 	}
-	const norm = 1.0 / (2 * 255 * 2 * 255 * 49)
-	fa, fb, fc := float64(a)*norm, float64(b)*norm, float64(c)*norm
-	return float32(fa*fb - fc*fc - harrisK*(fa+fb)*(fa+fb))
+	return a, b, c
 }
