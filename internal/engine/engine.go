@@ -828,7 +828,7 @@ func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 		par = e.cfg.VoteParallel
 	}
 	sc.cands = e.votes.Query(sc.vq, index.VoteOptions{MaxHamming: e.cfg.VoteHamming, MinVotes: e.cfg.VoteMin,
-		N: e.cfg.Verify, StopFactor: e.cfg.VoteStopFactor, Parallel: par, Rescore: max(e.cfg.VoteRescore, 0), Cell: e.cfg.VoteCell}, sc.cands[:0])
+		N: e.cfg.Verify, StopFactor: e.cfg.VoteStopFactor, Parallel: par, Rescore: max(e.cfg.VoteRescore, 0), Cell: e.cfg.VoteCell, FrameArea: float32(q.Width * q.Height)}, sc.cands[:0])
 	sc.ranked = sc.ranked[:0]
 	for _, c := range sc.cands {
 		if en := e.entryOf(c.Doc); en != nil {

@@ -477,7 +477,7 @@ func TestSimulatedTargetsAndPostingCap(t *testing.T) {
 // TestVoteTranslationWiring checks that targets post their keypoints'
 // positions and queries theirs in the frames the translation check assumes:
 // a clear view keeps most of its fullest bin's votes when they must also
-// agree on the target's centre. A swapped axis, a wrong unit or a wrong
+// agree on the target's centre (less the discount for chance). A swapped axis, a wrong unit or a wrong
 // rotation sense would scatter the centres and lose most of them.
 func TestVoteTranslationWiring(t *testing.T) {
 	e := newFixtureEngine(t)
@@ -501,7 +501,10 @@ func TestVoteTranslationWiring(t *testing.T) {
 		}
 		plain, checked := score(-1), score(100)
 		t.Logf("%s: %d votes in the fullest bin, %d also agree on the centre", tr.Query, plain, checked)
-		if plain < 20 || float64(checked) < 0.8*float64(plain) {
+		// The discount for chance votes (index.VoteOptions.FrameArea)
+		// takes up to a fifth of a frame-filling target's votes; a
+		// wiring error would leave a small fraction.
+		if plain < 20 || float64(checked) < 0.6*float64(plain) {
 			t.Errorf("%s: %d of %d votes agree on the centre", tr.Query, checked, plain)
 		}
 	}

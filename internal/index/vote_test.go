@@ -330,3 +330,64 @@ func TestVoteTranslationCheck(t *testing.T) {
 		t.Errorf("decoy keeps %.1f of its 80 votes", got[1].Score)
 	}
 }
+
+// TestVoteChanceDiscount: a decoy seen at full scale whose votes scatter
+// over the frame fills one of its large translation cells by chance as well
+// as a small, distant target fills its small cell with agreeing votes; the
+// discount for chance (FrameArea) must rank the true target first.
+func TestVoteChanceDiscount(t *testing.T) {
+	const (
+		words = 4000
+		side  = 640
+		w, h  = 640, 480
+	)
+	r := rand.New(rand.NewPCG(5, 6))
+	// doc makes n features of a target at pyramid level oct and the query
+	// descriptors that see them at query level 0, unrotated; centre places
+	// the target's centre in the query, or nil to scatter each match over
+	// the frame.
+	doc := func(word0, n int, oct uint8, centre []float64) ([]VoteFeature, []VoteQuery) {
+		s := math.Pow(1.2, -float64(oct))
+		var fs []VoteFeature
+		var q []VoteQuery
+		for i := range n {
+			x, y := r.Float64()*side, r.Float64()*side*0.75
+			f := VoteFeature{Word: uint32(word0 + i), Sig: Signature{r.Uint64()}, Angle: 3, Octave: oct,
+				Pos: VotePos(float32(x), float32(y), side, side*3/4)}
+			fs = append(fs, f)
+			qx, qy := r.Float64()*w, r.Float64()*h
+			if centre != nil {
+				qx, qy = centre[0]+s*(x-side/2), centre[1]+s*(y-side*3/8)
+			}
+			theta := (3 + 0.5) * 2 * math.Pi / AngleBins
+			q = append(q, VoteQuery{Words: []uint32{f.Word}, Sig: f.Sig, Angle: 3, Octave: 0, X: float32(qx), Y: float32(qy), Theta: float32(theta)})
+		}
+		return fs, q
+	}
+	// The true target: 10 agreeing votes, seen at a third of its size.
+	trueDoc, q := doc(0, 10, 6, []float64{400, 300})
+	// The decoy: 60 chance votes at full scale.
+	decoy, dq := doc(1000, 60, 0, nil)
+	q = append(q, dq...)
+	ix := NewVoteIndex(words, 64)
+	if err := ix.Add(1, side, trueDoc); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Add(2, side, decoy); err != nil {
+		t.Fatal(err)
+	}
+	opt := VoteOptions{MaxHamming: 10, MinVotes: 1, N: 2, Rescore: 10}
+	plain := ix.Query(q, opt, nil)
+	if len(plain) != 2 || plain[0].Doc != 2 {
+		t.Fatalf("without the discount: %+v, want the decoy (2) first", plain)
+	}
+	opt.FrameArea = w * h
+	got := ix.Query(q, opt, nil)
+	t.Logf("plain %+v, discounted %+v", plain, got)
+	if len(got) == 0 || got[0].Doc != 1 {
+		t.Fatalf("with the discount: %+v, want the true target (1) first", got)
+	}
+	if got[0].Score < 8 {
+		t.Errorf("true target keeps %.1f of its 10 votes, want nearly all", got[0].Score)
+	}
+}
