@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// BenchmarkExtractFrames times extraction on real camera frames, for
-// scripts/compare-opencv.py. It is skipped unless OPENCRS_BENCH_FRAMES
+// BenchmarkExtractFrames times extraction on real camera frames (for A/B runs
+// of two builds; scripts/compare-opencv.py uses TestExtractServe, which serves
+// the same extraction frame by frame). It is skipped unless OPENCRS_BENCH_FRAMES
 // names a folder of JPEG frames; OPENCRS_BENCH_LIMIT (default 200) caps how
 // many, taken in name order. Frames are decoded before timing, to grey as the
 // Y plane of the JPEG (what a decoder hands the extractor). Each op is one
