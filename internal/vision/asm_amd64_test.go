@@ -377,3 +377,26 @@ func TestHarrisMatchesPortable(t *testing.T) {
 		}
 	}
 }
+
+// TestExtractMatchesPortableSizes compares whole extractions on frames of
+// random sizes, odd ones and the smallest that hold a level included: the
+// kernels' row ends and last rows meet every alignment.
+func TestExtractMatchesPortableSizes(t *testing.T) {
+	requireAVX2(t)
+	r := rng(11)
+	e := NewExtractor(DefaultConfig())
+	for i := range 40 {
+		w := minLevelSide + int(r.next()%700)
+		h := minLevelSide + int(r.next()%500)
+		if i < 4 {
+			w, h = minLevelSide+i, minLevelSide+3-i
+		}
+		img := synthImage(w, h, uint64(100+i))
+		got := e.Extract(img)
+		portable(t, func() {
+			if want := NewExtractor(DefaultConfig()).Extract(img); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%dx%d: the AVX2 and portable features differ", w, h)
+			}
+		})
+	}
+}
