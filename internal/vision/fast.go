@@ -81,21 +81,16 @@ func detectFAST(p, ph []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 			out = fastCornersGroups(p, w, i, row, y, &off, t, kept, skip, limit, score, out)
 			x += min(n, limit)
 		}
-		for ; x < x1; x++ {
-			k := row + x
-			if s := fastCorner(p, k, &off, t, sideBright|sideDark); s > 0 {
-				score[k] = uint16(s)
-				out = append(out, hit{x: int32(x), y: int32(y), score: int32(s)})
-			}
-		}
+		out = fastCornersTail(p, row, x, x1, y, &off, t, score, out)
 	}
 	return out
 }
 
 // detectFASTAVX2 is detectFAST with fastExactAVX2, which tests 32 pixels
-// per step exactly and scores the corners, in place of the pre-test. Rows are rounded up to whole steps where the
-// loads stay inside p (the extra pixels' corners are dropped); near the end
-// of p, the whole steps that fit run and the rest go pixel by pixel.
+// per step exactly and scores the corners, in place of the pre-test. Rows
+// are rounded up to whole steps where the loads stay inside p (the extra
+// pixels' corners are dropped); near the end of p, the whole steps that fit
+// run and the rest go pixel by pixel.
 func detectFASTAVX2(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hit, fs *fastScratch) []hit {
 	if cap(fs.cand) < x1-x0+32 {
 		fs.cand = make([]int32, x1-x0+32)
@@ -130,12 +125,19 @@ func detectFASTAVX2(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 			}
 			x += min(n, limit)
 		}
-		for ; x < x1; x++ {
-			k := row + x
-			if s := fastCorner(p, k, &off, t, sideBright|sideDark); s > 0 {
-				score[k] = uint16(s)
-				out = append(out, hit{x: int32(x), y: int32(y), score: int32(s)})
-			}
+		out = fastCornersTail(p, row, x, x1, y, &off, t, score, out)
+	}
+	return out
+}
+
+// fastCornersTail tests the pixels [x, x1) of the row starting at index
+// row one at a time: the ragged ends the row-at-once paths leave.
+func fastCornersTail(p []byte, row, x, x1, y int, off *[16]int, t int, score []uint16, out []hit) []hit {
+	for ; x < x1; x++ {
+		k := row + x
+		if s := fastCorner(p, k, off, t, sideBright|sideDark); s > 0 {
+			score[k] = uint16(s)
+			out = append(out, hit{x: int32(x), y: int32(y), score: int32(s)})
 		}
 	}
 	return out
