@@ -1,7 +1,7 @@
 package index
 
 import (
-	"slices"
+	"math/bits"
 
 	"github.com/opencrs/opencrs/internal/feature"
 )
@@ -19,53 +19,141 @@ type BeamNode struct {
 // descriptor and that of its noisy match often part early (true pairs share
 // a leaf only about one time in ten); following the near ties recovers a
 // good share of them at a cost linear in maxWords. Words are appended to
-// words, nearest first; buf is scratch space that may be nil, returned grown
-// for reuse.
+// words, nearest first (ties in the order the frontier was expanded, the
+// frontier's own order and then tree order); buf is scratch space that may
+// be nil, returned grown for reuse.
 func (v *Vocabulary) LookupMulti(d *feature.Descriptor, slack, maxWords int, words []uint32, buf []BeamNode) ([]uint32, []BeamNode) {
-	maxWords = max(maxWords, 1)
-	front := append(buf[:0], BeamNode{ID: 0})
+	// A frontier never holds more nodes than there are words (their
+	// subtrees are disjoint), which bounds the scratch whatever is asked.
+	k := min(max(maxWords, 1), v.words)
+	size := k + 1 + k*v.branching
+	if cap(buf) < size {
+		buf = make([]BeamNode, size)
+	}
+	buf = buf[:size]
+	front, cand := buf[:k+1:k+1], buf[k+1:]
+	front[0] = BeamNode{}
+	nf := 1
 	for {
-		// Children are appended after the current frontier, then moved to
-		// the front; leaves of shallow branches are carried along.
-		n := len(front)
+		// Every child of the frontier is measured before any is
+		// compared, so that the centroid runs of all frontier nodes are
+		// fetched together rather than one after another behind
+		// mispredicted comparisons.
+		nc := 0
+		best := int(^uint(0) >> 1)
 		inner := false
-		for i := 0; i < n; i++ {
-			nd := &v.nodes[front[i].ID]
+		for _, f := range front[:nf] {
+			nd := &v.nodes[f.ID]
 			if nd.n == 0 {
-				front = append(front, front[i])
+				// Leaves of shallow branches compete with their
+				// cousins' children at the distance they had.
+				cand[nc] = f
+				nc++
+				best = min(best, f.Dist)
 				continue
 			}
 			inner = true
 			cs := v.centroids[nd.first : nd.first+uint32(nd.n)]
-			for c := range cs {
-				front = append(front, BeamNode{ID: nd.first + uint32(c), Dist: feature.Distance(&cs[c], d)})
-			}
+			best = min(best, measure(cs, d, nd.first, cand[nc:nc+len(cs)]))
+			nc += len(cs)
 		}
-		next := front[n:]
 		if !inner {
-			for _, b := range next {
-				words = append(words, v.nodes[b.ID].word)
+			for _, f := range front[:nf] {
+				words = append(words, v.nodes[f.ID].word)
 			}
-			return words, front[:0]
+			return words, buf
 		}
-		// Keep the nodes within slack of the nearest, at most maxWords of
-		// them, nearest first (stable, so ties keep tree order).
-		best := next[0].Dist
-		for _, b := range next[1:] {
-			best = min(best, b.Dist)
-		}
-		k := 0
-		for _, b := range next {
-			if b.Dist <= best+slack {
-				next[k] = b
-				k++
-			}
-		}
-		next = next[:k]
-		if k > 1 {
-			slices.SortStableFunc(next, func(a, b BeamNode) int { return a.Dist - b.Dist })
-		}
-		k = min(k, maxWords)
-		front = append(front[:0], next[:k]...)
+		nf = selectBeam(cand[:nc], best, slack, front)
 	}
 }
+
+// measure sets out[i] to child first+i and its distance from d, cs[i] being
+// its centroid, and returns the least distance. It is kept out of line, like
+// selectBeam: inlined into the beam's loop, whose many live values leave
+// few registers, every distance reloaded its operands from the stack.
+//
+//go:noinline
+func measure(cs []feature.Descriptor, d *feature.Descriptor, first uint32, out []BeamNode) int {
+	q0, q1, q2, q3 := d[0], d[1], d[2], d[3]
+	out = out[:len(cs)]
+	best := 1 << 16
+	for i := range cs {
+		x := &cs[i]
+		dist := bits.OnesCount64(x[0]^q0) + bits.OnesCount64(x[1]^q1) +
+			bits.OnesCount64(x[2]^q2) + bits.OnesCount64(x[3]^q3)
+		out[i] = BeamNode{ID: first + uint32(i), Dist: dist}
+		// Without a branch: the nearest changes unpredictably.
+		diff := dist - best
+		best += diff & (diff >> 63)
+	}
+	return best
+}
+
+// selectBeam puts the nodes of cand within slack of best, the least
+// distance in cand, at the start of front, nearest first, in their order in
+// cand among equals (a stable sort), at most len(front)-1 of them; the last
+// slot of front is spare. It returns how many it put.
+//
+//go:noinline
+func selectBeam(cand []BeamNode, best, slack int, front []BeamNode) int {
+	k := len(front) - 1
+	var counts [64]int32
+	if slack < 0 || slack >= len(counts) {
+		// Insertion after equals keeps the order of a stable sort.
+		n := 0
+		for _, c := range cand {
+			if c.Dist <= best+slack {
+				n = beamInsert(front[:k], n, c)
+			}
+		}
+		return n
+	}
+	// Most children lie beyond the slack: drop them first, writing every
+	// child and advancing only past the kept ones, which needs no branch.
+	lim := best + slack
+	m := 0
+	for _, c := range cand {
+		cand[m] = c
+		m += 1 - int(uint(lim-c.Dist)>>63)
+	}
+	// A counting sort by distance above the nearest is stable and has no
+	// data-dependent branches, where insertion mispredicts on most of the
+	// near ties random descriptors have. Nodes placed at k or beyond land
+	// on the spare slot.
+	bins := counts[:slack+1]
+	at := int32(0)
+	for _, c := range cand[:m] {
+		bins[c.Dist-best]++
+	}
+	for i, n := range bins {
+		bins[i] = at
+		at += n
+	}
+	for _, c := range cand[:m] {
+		o := c.Dist - best
+		p := bins[o]
+		bins[o] = p + 1
+		front[min(int(p), k)] = c
+	}
+	return min(m, k)
+}
+
+// beamInsert inserts b into s[:n], sorted by distance, after the nodes at
+// the same distance, dropping the last when s is full. It returns the new
+// length.
+func beamInsert(s []BeamNode, n int, b BeamNode) int {
+	if n == len(s) {
+		if b.Dist >= s[n-1].Dist {
+			return n
+		}
+		n--
+	}
+	j := n
+	for j > 0 && s[j-1].Dist > b.Dist {
+		s[j] = s[j-1]
+		j--
+	}
+	s[j] = b
+	return n + 1
+}
+
