@@ -156,4 +156,3 @@ func beamInsert(s []BeamNode, n int, b BeamNode) int {
 	s[j] = b
 	return n + 1
 }
-
