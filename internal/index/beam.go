@@ -23,6 +23,21 @@ type BeamNode struct {
 // frontier's own order and then tree order); buf is scratch space that may
 // be nil, returned grown for reuse.
 func (v *Vocabulary) LookupMulti(d *feature.Descriptor, slack, maxWords int, words []uint32, buf []BeamNode) ([]uint32, []BeamNode) {
+	_, words, buf = v.lookupBeam(d, slack, maxWords, words, buf, false, nil)
+	return words, buf
+}
+
+// LookupBeam is LookupLevels and LookupMulti in one descent: it returns
+// LookupLevels's word, fills nodes as LookupLevels does and appends
+// LookupMulti's words. The greedy path runs through the beam's nearest
+// nodes, whose children the beam measures anyway; only where the path
+// leaves the beam does it cost distances of its own.
+func (v *Vocabulary) LookupBeam(d *feature.Descriptor, nodes []uint32, slack, maxWords int, words []uint32, buf []BeamNode) (uint32, []uint32, []BeamNode) {
+	return v.lookupBeam(d, slack, maxWords, words, buf, true, nodes)
+}
+
+// lookupBeam descends the beam and, if greedy, the greedy path.
+func (v *Vocabulary) lookupBeam(d *feature.Descriptor, slack, maxWords int, words []uint32, buf []BeamNode, greedy bool, nodes []uint32) (uint32, []uint32, []BeamNode) {
 	// A frontier never holds more nodes than there are words (their
 	// subtrees are disjoint), which bounds the scratch whatever is asked.
 	k := min(max(maxWords, 1), v.words)
@@ -34,6 +49,9 @@ func (v *Vocabulary) LookupMulti(d *feature.Descriptor, slack, maxWords int, wor
 	front, cand := buf[:k+1:k+1], buf[k+1:]
 	front[0] = BeamNode{}
 	nf := 1
+	// g is the greedy path's node, level its depth; on the beam while the
+	// beam keeps it.
+	g, level, onBeam := uint32(0), 0, greedy
 	for {
 		// Every child of the frontier is measured before any is
 		// compared, so that the centroid runs of all frontier nodes are
@@ -54,21 +72,50 @@ func (v *Vocabulary) LookupMulti(d *feature.Descriptor, slack, maxWords int, wor
 			}
 			inner = true
 			cs := v.centroids[nd.first : nd.first+uint32(nd.n)]
-			best = min(best, measure(cs, d, nd.first, cand[nc:nc+len(cs)]))
+			key := measure(cs, d, nd.first, cand[nc:nc+len(cs)])
+			best = min(best, key>>8)
 			nc += len(cs)
+			if onBeam && f.ID == g {
+				g = nd.first + uint32(key&0xff)
+				if level < len(nodes) {
+					nodes[level] = g
+				}
+				level++
+			}
 		}
 		if !inner {
 			for _, f := range front[:nf] {
 				words = append(words, v.nodes[f.ID].word)
 			}
-			return words, buf
+			break
 		}
 		nf = selectBeam(cand[:nc], best, slack, front)
+		if onBeam && v.nodes[g].n > 0 {
+			onBeam = false
+			for _, f := range front[:nf] {
+				onBeam = onBeam || f.ID == g
+			}
+		}
 	}
+	if !greedy {
+		return 0, words, buf
+	}
+	for v.nodes[g].n > 0 {
+		g = v.nearestChild(&v.nodes[g], d)
+		if level < len(nodes) {
+			nodes[level] = g
+		}
+		level++
+	}
+	for ; level < len(nodes); level++ {
+		nodes[level] = g
+	}
+	return v.nodes[g].word, words, buf
 }
 
 // measure sets out[i] to child first+i and its distance from d, cs[i] being
-// its centroid, and returns the least distance. It is kept out of line, like
+// its centroid, and returns the least distance<<8 | its index (the first on
+// ties: the greedy descent's choice). It is kept out of line, like
 // selectBeam: inlined into the beam's loop, whose many live values leave
 // few registers, every distance reloaded its operands from the stack.
 //
@@ -76,14 +123,14 @@ func (v *Vocabulary) LookupMulti(d *feature.Descriptor, slack, maxWords int, wor
 func measure(cs []feature.Descriptor, d *feature.Descriptor, first uint32, out []BeamNode) int {
 	q0, q1, q2, q3 := d[0], d[1], d[2], d[3]
 	out = out[:len(cs)]
-	best := 1 << 16
+	best := 1 << 30
 	for i := range cs {
 		x := &cs[i]
 		dist := bits.OnesCount64(x[0]^q0) + bits.OnesCount64(x[1]^q1) +
 			bits.OnesCount64(x[2]^q2) + bits.OnesCount64(x[3]^q3)
 		out[i] = BeamNode{ID: first + uint32(i), Dist: dist}
 		// Without a branch: the nearest changes unpredictably.
-		diff := dist - best
+		diff := (dist<<8 | i) - best
 		best += diff & (diff >> 63)
 	}
 	return best

@@ -89,3 +89,25 @@ func BenchmarkLookupBoth(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLookupBeam is BenchmarkLookupBoth in one call.
+func BenchmarkLookupBeam(b *testing.B) {
+	v, err := DefaultVocabulary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, near := range []bool{false, true} {
+		qs := benchQueries(v, near)
+		b.Run(map[bool]string{false: "random", true: "near"}[near], func(b *testing.B) {
+			var path [2]uint32
+			var words []uint32
+			var buf []BeamNode
+			var sink, w uint32
+			for i := 0; b.Loop(); i++ {
+				w, words, buf = v.LookupBeam(&qs[i&4095], path[:], 8, 4, words[:0], buf)
+				sink += w
+			}
+			_ = sink
+		})
+	}
+}

@@ -169,6 +169,15 @@ func TestLookupsMatchReference(t *testing.T) {
 					if words[0] != 7 || !slices.Equal(words[1:], want) {
 						t.Fatalf("query %d: LookupMulti(slack %d, %d words) = %v, want 7 then %v", i, p[0], p[1], words, want)
 					}
+					levels := i % 4
+					wantWord, wantPath := refLevels(tc.v, d, levels)
+					path := make([]uint32, levels)
+					var w uint32
+					w, words, buf = tc.v.LookupBeam(d, path, p[0], p[1], append(words[:0], 7), buf)
+					if w != wantWord || !slices.Equal(path, wantPath) || words[0] != 7 || !slices.Equal(words[1:], want) {
+						t.Fatalf("query %d: LookupBeam(%d levels, slack %d, %d words) = %d %v %v, want %d %v 7 then %v",
+							i, levels, p[0], p[1], w, path, words, wantWord, wantPath, want)
+					}
 				}
 			}
 		})
