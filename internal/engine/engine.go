@@ -702,11 +702,13 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 	}
 	sc := e.pool.Get().(*searchScratch)
 	defer e.pool.Put(sc)
-	e.lookup(q.Descriptors, &sc.qz)
-	sc.whole = verify.GroupQuery(sc.qz.buckets, nil, sc.whole)
 	if !e.cfg.BagOfWords {
+		e.lookupVotes(q, sc)
+		sc.whole = verify.GroupQuery(sc.qz.buckets, nil, sc.whole)
 		e.retrieveVotes(q, sc)
 	} else {
+		e.lookup(q.Descriptors, &sc.qz)
+		sc.whole = verify.GroupQuery(sc.qz.buckets, nil, sc.whole)
 		e.retrieve(q, sc)
 		if err := e.rerank(q, sc); err != nil {
 			return err
@@ -801,18 +803,31 @@ func (e *Engine) rerank(q *feature.Set, sc *searchScratch) error {
 	return nil
 }
 
-// retrieveVotes fills sc.ranked from the vote index; sc.qz must hold
-// the words of q (e.lookup).
-func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
+// lookupVotes does e.lookup for q into sc.qz and looks up the beam words
+// of every query descriptor into sc.vq, in one descent per descriptor.
+func (e *Engine) lookupVotes(q *feature.Set, sc *searchScratch) {
+	qz := &sc.qz
+	qz.words, qz.buckets, qz.parents = qz.words[:0], qz.buckets[:0], qz.parents[:0]
+	var nodes [16]uint32
+	path := nodes[:e.cfg.BucketLevel]
 	sc.vq = sc.vq[:0]
 	sc.vw = sc.vw[:0]
 	for i := range q.Descriptors {
 		lo := len(sc.vw)
-		sc.vw, sc.beam = e.vocab.LookupMulti(&q.Descriptors[i], e.cfg.VoteSlack, e.cfg.VoteWords, sc.vw, sc.beam)
+		var w uint32
+		w, sc.vw, sc.beam = e.vocab.LookupBeam(&q.Descriptors[i], path, e.cfg.VoteSlack, e.cfg.VoteWords, sc.vw, sc.beam)
+		qz.words = append(qz.words, w)
+		qz.buckets = append(qz.buckets, path[e.cfg.BucketLevel-1])
+		qz.parents = append(qz.parents, path[e.cfg.VerifyLevel-1])
 		k := &q.Keypoints[i]
 		sc.vq = append(sc.vq, index.VoteQuery{Words: sc.vw[lo:len(sc.vw):len(sc.vw)], Sig: index.Signature{q.Descriptors[i][0], q.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave,
 			X: k.X, Y: k.Y, Theta: k.Angle})
 	}
+}
+
+// retrieveVotes fills sc.ranked from the vote index; sc.qz and sc.vq must
+// hold q's lookups (e.lookupVotes).
+func (e *Engine) retrieveVotes(q *feature.Set, sc *searchScratch) {
 	if e.cfg.VoteBurst > 0 {
 		sc.burst, sc.order = burstWeights(q.Descriptors, sc.qz.words, e.cfg.VoteBurst, sc.vq, sc.burst, sc.order)
 	}

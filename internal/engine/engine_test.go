@@ -490,7 +490,7 @@ func TestVoteTranslationWiring(t *testing.T) {
 			e.cfg.VoteRescore = rescore
 			sc := e.pool.Get().(*searchScratch)
 			defer e.pool.Put(sc)
-			e.lookup(q.Features.Descriptors, &sc.qz)
+			e.lookupVotes(q.Features, sc)
 			e.retrieveVotes(q.Features, sc)
 			for _, r := range sc.ranked {
 				if r.en.id == *tr.Target {
