@@ -30,9 +30,10 @@ func benchQueries(v *Vocabulary, near bool) []feature.Descriptor {
 	return qs
 }
 
-// The engine's settings: the path to level 2 and a beam of 4 words within
-// 8 bits, for every query descriptor.
-func BenchmarkLookupLevels(b *testing.B) {
+// benchLookups runs lookup over the default vocabulary's random and near
+// query descriptors, one per iteration, at the engine's settings: the path
+// to level 2 and a beam of 4 words within 8 bits.
+func benchLookups(b *testing.B, lookup func(v *Vocabulary, q *feature.Descriptor)) {
 	v, err := DefaultVocabulary()
 	if err != nil {
 		b.Fatal(err)
@@ -40,74 +41,43 @@ func BenchmarkLookupLevels(b *testing.B) {
 	for _, near := range []bool{false, true} {
 		qs := benchQueries(v, near)
 		b.Run(map[bool]string{false: "random", true: "near"}[near], func(b *testing.B) {
-			var path [2]uint32
-			var sink uint32
 			for i := 0; b.Loop(); i++ {
-				sink += v.LookupLevels(&qs[i&4095], path[:])
+				lookup(v, &qs[i&4095])
 			}
-			_ = sink
 		})
 	}
+}
+
+func BenchmarkLookupLevels(b *testing.B) {
+	var path [2]uint32
+	benchLookups(b, func(v *Vocabulary, q *feature.Descriptor) { v.LookupLevels(q, path[:]) })
 }
 
 func BenchmarkLookupMulti(b *testing.B) {
-	v, err := DefaultVocabulary()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, near := range []bool{false, true} {
-		qs := benchQueries(v, near)
-		b.Run(map[bool]string{false: "random", true: "near"}[near], func(b *testing.B) {
-			var words []uint32
-			var buf []BeamNode
-			for i := 0; b.Loop(); i++ {
-				words, buf = v.LookupMulti(&qs[i&4095], 8, 4, words[:0], buf)
-			}
-		})
-	}
+	var words []uint32
+	var buf []BeamNode
+	benchLookups(b, func(v *Vocabulary, q *feature.Descriptor) { words, buf = v.LookupMulti(q, 8, 4, words[:0], buf) })
 }
 
-// BenchmarkLookupBoth is what a search pays per query descriptor: the path
-// and the beam.
+// BenchmarkLookupBoth is what a search paid per query descriptor before
+// LookupBeam: the path, then the beam.
 func BenchmarkLookupBoth(b *testing.B) {
-	v, err := DefaultVocabulary()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, near := range []bool{false, true} {
-		qs := benchQueries(v, near)
-		b.Run(map[bool]string{false: "random", true: "near"}[near], func(b *testing.B) {
-			var path [2]uint32
-			var words []uint32
-			var buf []BeamNode
-			var sink uint32
-			for i := 0; b.Loop(); i++ {
-				sink += v.LookupLevels(&qs[i&4095], path[:])
-				words, buf = v.LookupMulti(&qs[i&4095], 8, 4, words[:0], buf)
-			}
-			_ = sink
-		})
-	}
+	var path [2]uint32
+	var words []uint32
+	var buf []BeamNode
+	benchLookups(b, func(v *Vocabulary, q *feature.Descriptor) {
+		v.LookupLevels(q, path[:])
+		words, buf = v.LookupMulti(q, 8, 4, words[:0], buf)
+	})
 }
 
-// BenchmarkLookupBeam is BenchmarkLookupBoth in one call.
+// BenchmarkLookupBeam is BenchmarkLookupBoth in one call, what a search
+// pays now.
 func BenchmarkLookupBeam(b *testing.B) {
-	v, err := DefaultVocabulary()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, near := range []bool{false, true} {
-		qs := benchQueries(v, near)
-		b.Run(map[bool]string{false: "random", true: "near"}[near], func(b *testing.B) {
-			var path [2]uint32
-			var words []uint32
-			var buf []BeamNode
-			var sink, w uint32
-			for i := 0; b.Loop(); i++ {
-				w, words, buf = v.LookupBeam(&qs[i&4095], path[:], 8, 4, words[:0], buf)
-				sink += w
-			}
-			_ = sink
-		})
-	}
+	var path [2]uint32
+	var words []uint32
+	var buf []BeamNode
+	benchLookups(b, func(v *Vocabulary, q *feature.Descriptor) {
+		_, words, buf = v.LookupBeam(q, path[:], 8, 4, words[:0], buf)
+	})
 }
