@@ -347,16 +347,26 @@ type quantised struct {
 	words, buckets, parents []uint32
 }
 
+func (qz *quantised) reset() {
+	qz.words, qz.buckets, qz.parents = qz.words[:0], qz.buckets[:0], qz.parents[:0]
+}
+
 // lookup fills qz for ds, reusing its slices.
 func (e *Engine) lookup(ds []feature.Descriptor, qz *quantised) {
-	qz.words, qz.buckets, qz.parents = qz.words[:0], qz.buckets[:0], qz.parents[:0]
+	qz.reset()
 	var nodes [16]uint32
 	path := nodes[:e.cfg.BucketLevel]
 	for i := range ds {
-		qz.words = append(qz.words, e.vocab.LookupLevels(&ds[i], path))
-		qz.buckets = append(qz.buckets, path[e.cfg.BucketLevel-1])
-		qz.parents = append(qz.parents, path[e.cfg.VerifyLevel-1])
+		e.appendQuantised(qz, e.vocab.LookupLevels(&ds[i], path), path)
 	}
+}
+
+// appendQuantised appends a descriptor's word and its nodes on path (down to
+// BucketLevel) to qz.
+func (e *Engine) appendQuantised(qz *quantised, word uint32, path []uint32) {
+	qz.words = append(qz.words, word)
+	qz.buckets = append(qz.buckets, path[e.cfg.BucketLevel-1])
+	qz.parents = append(qz.parents, path[e.cfg.VerifyLevel-1])
 }
 
 // Add indexes a prepared target under id, replacing any target with that id.
@@ -807,7 +817,7 @@ func (e *Engine) rerank(q *feature.Set, sc *searchScratch) error {
 // of every query descriptor into sc.vq, in one descent per descriptor.
 func (e *Engine) lookupVotes(q *feature.Set, sc *searchScratch) {
 	qz := &sc.qz
-	qz.words, qz.buckets, qz.parents = qz.words[:0], qz.buckets[:0], qz.parents[:0]
+	qz.reset()
 	var nodes [16]uint32
 	path := nodes[:e.cfg.BucketLevel]
 	sc.vq = sc.vq[:0]
@@ -816,9 +826,7 @@ func (e *Engine) lookupVotes(q *feature.Set, sc *searchScratch) {
 		lo := len(sc.vw)
 		var w uint32
 		w, sc.vw, sc.beam = e.vocab.LookupBeam(&q.Descriptors[i], path, e.cfg.VoteSlack, e.cfg.VoteWords, sc.vw, sc.beam)
-		qz.words = append(qz.words, w)
-		qz.buckets = append(qz.buckets, path[e.cfg.BucketLevel-1])
-		qz.parents = append(qz.parents, path[e.cfg.VerifyLevel-1])
+		e.appendQuantised(qz, w, path)
 		k := &q.Keypoints[i]
 		sc.vq = append(sc.vq, index.VoteQuery{Words: sc.vw[lo:len(sc.vw):len(sc.vw)], Sig: index.Signature{q.Descriptors[i][0], q.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave,
 			X: k.X, Y: k.Y, Theta: k.Angle})
