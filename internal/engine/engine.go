@@ -90,7 +90,8 @@ type Config struct {
 	VoteParallel int
 	// VoteMaxPostings, when positive, indexes at most that many of a
 	// target's descriptors (evenly over its feature list, so every pyramid
-	// level keeps its share); verification still uses all of them. It
+	// level keeps its share), second words (VoteSecondLevel) included;
+	// verification still uses all of them. It
 	// trades recall of small, blurred views for index memory, which is
 	// what bounds a database of a million targets (docs/CAPACITY.md).
 	VoteMaxPostings int
@@ -100,6 +101,17 @@ type Config struct {
 	// query.
 	VoteRescore int
 	VoteCell    float64
+	// VoteSecondLevel, VoteSecondSlack: target descriptors from this
+	// pyramid level on (the coarse levels, which far-away and blurred views
+	// match) are also posted under their second-nearest word, when a beam
+	// descent with this slack reaches one: true pairs of binary
+	// descriptors often part at the vocabulary tree's second level, and a
+	// small view has few pairs to lose (0 means level 8, slack 2; a
+	// negative level disables). At level 8, 8% more index for 1 point of
+	// hard and 3 of extreme recall at 10k targets, 2.4 and 2.5 at 100k;
+	// level 6 gains 1.5 more of each at 10k for 16% more index, which at
+	// 100k would pass 2.5 GB (docs/BENCHMARKS.md).
+	VoteSecondLevel, VoteSecondSlack int
 	// VoteBurst: query descriptors within this Hamming distance (of 256
 	// bits) of one another in the same vocabulary word are taken as
 	// repeats of one texture element, and share their votes (0 means 64;
@@ -132,30 +144,32 @@ func DefaultConfig() Config {
 	qc := vision.DefaultConfig()
 	qc.MaxFeatures = 2000
 	return Config{
-		TargetMaxSide:  640,
-		QueryMaxSide:   640,
-		Target:         tc,
-		Query:          qc,
-		Shortlist:      30,
-		WindowShort:    12,
-		Windows:        5,
-		WindowFraction: 3,
-		Verify:         12,
-		BucketLevel:    2,
-		VerifyLevel:    1,
-		Match:          verify.MatchOptions{Ratio: 0.9, CrossCheck: true},
-		VoteWords:      4,
-		VoteSlack:      8,
-		VoteHamming:    10,
-		VoteSigBits:    64,
-		VoteStopFactor: 10,
-		VoteParallel:   runtime.GOMAXPROCS(0),
-		VoteMin:        1,
-		VoteRescore:    300,
-		VoteCell:       index.DefaultCell,
-		VoteBurst:      64,
-		FeatureCache:   256,
-		MinScore:       0.5,
+		TargetMaxSide:   640,
+		QueryMaxSide:    640,
+		Target:          tc,
+		Query:           qc,
+		Shortlist:       30,
+		WindowShort:     12,
+		Windows:         5,
+		WindowFraction:  3,
+		Verify:          12,
+		BucketLevel:     2,
+		VerifyLevel:     1,
+		Match:           verify.MatchOptions{Ratio: 0.9, CrossCheck: true},
+		VoteWords:       4,
+		VoteSlack:       8,
+		VoteHamming:     10,
+		VoteSigBits:     64,
+		VoteStopFactor:  10,
+		VoteParallel:    runtime.GOMAXPROCS(0),
+		VoteMin:         1,
+		VoteRescore:     300,
+		VoteCell:        index.DefaultCell,
+		VoteBurst:       64,
+		VoteSecondLevel: 8,
+		VoteSecondSlack: 2,
+		FeatureCache:    256,
+		MinScore:        0.5,
 	}
 }
 
@@ -192,6 +206,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.VoteBurst == 0 {
 		c.VoteBurst = d.VoteBurst
+	}
+	if c.VoteSecondLevel == 0 {
+		c.VoteSecondLevel = d.VoteSecondLevel
+	}
+	if c.VoteSecondSlack <= 0 {
+		c.VoteSecondSlack = d.VoteSecondSlack
 	}
 	if c.VoteRescore == 0 {
 		c.VoteRescore = d.VoteRescore
@@ -423,18 +443,40 @@ func (e *Engine) place(en *entry) {
 	e.byID[en.id] = en
 }
 
-// voteFeatures turns features and their words into vote index postings.
+// voteFeatures turns features and their words into vote index postings:
+// one per descriptor under its word, then, for descriptors of the coarse
+// levels (Config.VoteSecondLevel), one under each other word of a short
+// beam descent.
 func (e *Engine) voteFeatures(fs *feature.Set, words []uint32) voteDoc {
 	n := len(words)
-	if m := e.cfg.VoteMaxPostings; m > 0 && n > m {
-		n = m
+	limit := math.MaxInt
+	if m := e.cfg.VoteMaxPostings; m > 0 {
+		n, limit = min(n, m), m
 	}
-	out := make([]index.VoteFeature, n)
-	for j := range out {
+	out := make([]index.VoteFeature, n, n+n/4)
+	for j := range n {
 		i := j * len(words) / n
 		k := &fs.Keypoints[i]
 		out[j] = index.VoteFeature{Word: words[i], Sig: index.Signature{fs.Descriptors[i][0], fs.Descriptors[i][1]}, Angle: angleBin(k.Angle), Octave: k.Octave,
 			Pos: index.VotePos(k.X, k.Y, fs.Width, fs.Height)}
+	}
+	if lv := e.cfg.VoteSecondLevel; lv >= 0 {
+		var ws []uint32
+		var beam []index.BeamNode
+		for j := 0; j < n && len(out) < limit; j++ {
+			if int(out[j].Octave) < lv {
+				continue
+			}
+			i := j * len(words) / n
+			ws, beam = e.vocab.LookupMulti(&fs.Descriptors[i], e.cfg.VoteSecondSlack, 2, ws[:0], beam)
+			for _, w := range ws {
+				if w != out[j].Word && len(out) < limit {
+					f := out[j]
+					f.Word = w
+					out = append(out, f)
+				}
+			}
+		}
 	}
 	return voteDoc{side: max(fs.Width, fs.Height), feats: out}
 }

@@ -477,8 +477,9 @@ func TestSimulatedTargetsAndPostingCap(t *testing.T) {
 // TestVoteTranslationWiring checks that targets post their keypoints'
 // positions and queries theirs in the frames the translation check assumes:
 // a clear view keeps most of its fullest bin's votes when they must also
-// agree on the target's centre (less the discount for chance). A swapped axis, a wrong unit or a wrong
-// rotation sense would scatter the centres and lose most of them.
+// agree on the target's centre (less the discount for chance). A swapped
+// axis, a wrong unit or a wrong rotation sense would scatter the centres
+// and lose most of them.
 func TestVoteTranslationWiring(t *testing.T) {
 	e := newFixtureEngine(t)
 	for _, tr := range loadTruth(t) {
@@ -534,5 +535,71 @@ func TestScaleFactorWithTranslationCheck(t *testing.T) {
 				e.Close()
 			}
 		})
+	}
+}
+
+// TestSecondWordPostings: descriptors of the coarse pyramid levels are
+// also posted under the other words of a short beam descent, the others
+// under their word only; a negative level turns that off, and a snapshot
+// of one setting is refused by the other.
+func TestSecondWordPostings(t *testing.T) {
+	cfg := Config{FeatureFile: filepath.Join(t.TempDir(), "features")}
+	e := newFixtureEngineWith(t, cfg)
+	want, coarse, primary := 0, 0, 0
+	for _, name := range []string{"targets/a.jpg", "targets/b.jpg", "targets/c.jpg"} {
+		tg, err := e.Prepare(context.Background(), loadImage(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		words := e.Words(tg.Features)
+		want += len(words)
+		primary += len(words)
+		for i, k := range tg.Features.Keypoints {
+			if int(k.Octave) < e.cfg.VoteSecondLevel {
+				continue
+			}
+			coarse++
+			ws, _ := e.vocab.LookupMulti(&tg.Features.Descriptors[i], e.cfg.VoteSecondSlack, 2, nil, nil)
+			for _, w := range ws {
+				if w != words[i] {
+					want++
+				}
+			}
+		}
+	}
+	got := e.votes.Postings()
+	t.Logf("%d postings, %d of them second words of %d coarse descriptors", got, want-primary, coarse)
+	if got != want || want == primary {
+		t.Fatalf("%d postings, want %d (%d coarse descriptors)", got, want, coarse)
+	}
+	off := newFixtureEngineWith(t, Config{VoteSecondLevel: -1})
+	plain := 0
+	for _, en := range off.byDoc {
+		ld, err := off.load(en)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain += ld.fs.Len()
+	}
+	if n := off.votes.Postings(); n != plain || n >= got {
+		t.Fatalf("without second words: %d postings for %d descriptors (%d with)", n, plain, got)
+	}
+
+	snap := filepath.Join(t.TempDir(), "snap")
+	if err := e.WriteSnapshot(snap); err != nil {
+		t.Fatal(err)
+	}
+	other := cfg
+	other.VoteSecondLevel = -1
+	if _, err := Open(other, snap); !errors.Is(err, ErrSnapshot) {
+		t.Fatalf("snapshot without second words: %v, want ErrSnapshot", err)
+	}
+	r, err := Open(cfg, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if n := r.votes.Postings(); n != got {
+		t.Fatalf("restored %d postings, want %d", n, got)
 	}
 }

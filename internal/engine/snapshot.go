@@ -22,13 +22,15 @@ import (
 // replay (Versions tells it what the engine has).
 //
 // Layout: "OCE", version, vocabulary fingerprint (8 bytes), signature bits,
-// bucket and verify levels, feature file length, target count, per target
-// id (uvarint length + bytes), doc, ref, active, version (uvarints), a
-// CRC-32C of all of it (4 bytes), then the vote index stream, which carries
-// its own checksum.
+// bucket and verify levels, posting cap, second-word level + 1 and slack,
+// feature file length, target count, per target id (uvarint length +
+// bytes), doc, ref, active, version (uvarints), a CRC-32C of all of it (4
+// bytes), then the vote index stream, which carries its own checksum.
 const (
-	snapMagic   = "OCE"
-	snapVersion = 1
+	snapMagic = "OCE"
+	// Version 2 adds the second-word parameters to the header: postings
+	// of version 1 lack the second words.
+	snapVersion = 2
 )
 
 // ErrSnapshot reports a snapshot that cannot be used: damaged, or written
@@ -145,6 +147,8 @@ func (e *Engine) snapHeader() []byte {
 	b = binary.AppendUvarint(b, uint64(e.cfg.BucketLevel))
 	b = binary.AppendUvarint(b, uint64(e.cfg.VerifyLevel))
 	b = binary.AppendUvarint(b, uint64(max(0, e.cfg.VoteMaxPostings)))
+	b = binary.AppendUvarint(b, uint64(max(-1, e.cfg.VoteSecondLevel)+1))
+	b = binary.AppendUvarint(b, uint64(e.cfg.VoteSecondSlack))
 	return b
 }
 
