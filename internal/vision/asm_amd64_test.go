@@ -73,10 +73,7 @@ func TestFastExactMatchesFastCorner(t *testing.T) {
 		if iter%10 == 0 {
 			th = 1 + int(r.next()%254)
 		}
-		var off [16]int
-		for i, c := range circle {
-			off[i] = c[1]*w + c[0]
-		}
+		off := circleOffsets(w)
 		cand := make([]int32, 64*1024)
 		// Every start from 3 rows and 1 pixel in, as long as the last
 		// load stays inside p: rows end anywhere, also right at the end
@@ -143,10 +140,7 @@ func TestFastExactArcs(t *testing.T) {
 			if corner := hasArc9(mb) || hasArc9(md); (got > 0) != corner {
 				t.Fatalf("bright %#04x dark %#04x: score %d, corner %v", mb, md, got, corner)
 			}
-			var off [16]int
-			for i, c := range circle {
-				off[i] = c[1]*w + c[0]
-			}
+			off := circleOffsets(w)
 			if want := fastCorner(p, c, &off, th, sideBright|sideDark); got != want {
 				t.Fatalf("bright %#04x dark %#04x: score %d, want %d", mb, md, got, want)
 			}

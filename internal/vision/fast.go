@@ -12,6 +12,16 @@ var circle = [16][2]int{
 	{0, 3}, {-1, 3}, {-2, 2}, {-3, 1}, {-3, 0}, {-3, -1}, {-2, -2}, {-1, -3},
 }
 
+// circleOffsets returns the index offsets of the circle's pixels in an
+// image w wide.
+func circleOffsets(w int) [16]int {
+	var off [16]int
+	for i, c := range circle {
+		off[i] = c[1]*w + c[0]
+	}
+	return off
+}
+
 // Byte-lane masks for the SWAR pre-test.
 const (
 	lanesHigh = 0x8080808080808080
@@ -46,10 +56,7 @@ func detectFAST(p, ph []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 		fs.groups = make([]pretestGroup, (x1-x0)/8+2)
 	}
 	groups := fs.groups
-	var off [16]int
-	for i, c := range circle {
-		off[i] = c[1]*w + c[0]
-	}
+	off := circleOffsets(w)
 	// p > c+t implies p>>1 >= c>>1 + ceil(t/2); the dark side is the same
 	// test on inverted values, and inverting a halved value is ^0x7f.
 	half := uint64((t+1)/2) * lanesOne
@@ -96,10 +103,7 @@ func detectFASTAVX2(p []byte, w, x0, y0, x1, y1, t int, score []uint16, out []hi
 		fs.cand = make([]int32, x1-x0+32)
 	}
 	cand := fs.cand[:cap(fs.cand)]
-	var off [16]int
-	for i, c := range circle {
-		off[i] = c[1]*w + c[0]
-	}
+	off := circleOffsets(w)
 	for y := y0; y < y1; y++ {
 		row := y * w
 		x := x0
