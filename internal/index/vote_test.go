@@ -391,3 +391,56 @@ func TestVoteChanceDiscount(t *testing.T) {
 		t.Errorf("true target keeps %.1f of its 10 votes, want nearly all", got[0].Score)
 	}
 }
+
+// TestVoteHammingSigma checks that distance weighting prefers a target
+// whose pairs are near over one with more pairs at the radius's edge, and
+// that a vote weighs exp(−d²/σ²).
+func TestVoteHammingSigma(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	flip := func(s uint64, k int) uint64 {
+		for _, b := range r.Perm(64)[:k] {
+			s ^= 1 << b
+		}
+		return s
+	}
+	// Document 1: 4 pairs at distance 1; document 2: 6 pairs at 10. All
+	// agree on orientation and scale.
+	var q []VoteQuery
+	var near, far []VoteFeature
+	for i := range 10 {
+		sig := r.Uint64()
+		f := VoteFeature{Word: uint32(i), Sig: Signature{flip(sig, 1)}, Angle: 2, Octave: 1}
+		if i < 4 {
+			near = append(near, f)
+		} else {
+			f.Sig[0] = flip(sig, 10)
+			far = append(far, f)
+		}
+		q = append(q, VoteQuery{Words: []uint32{uint32(i)}, Sig: Signature{sig}, Angle: 2, Octave: 1})
+	}
+	ix := NewVoteIndex(16, 64)
+	if err := ix.Add(1, 0, near); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Add(2, 0, far); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		sigma   float64
+		first   uint32
+		near, f float64 // expected scores of documents 1 and 2
+	}{
+		{0, 2, 4, 6},
+		{8, 1, 4 * math.Exp(-1.0/64), 6 * math.Exp(-100.0/64)},
+	}
+	for _, tc := range tests {
+		got := ix.Query(q, VoteOptions{MaxHamming: 10, MinVotes: 0, N: 2, HammingSigma: tc.sigma}, nil)
+		if len(got) != 2 || got[0].Doc != tc.first {
+			t.Fatalf("sigma %g: %+v, want document %d first", tc.sigma, got, tc.first)
+		}
+		score := map[uint32]float64{got[0].Doc: float64(got[0].Score), got[1].Doc: float64(got[1].Score)}
+		if math.Abs(score[1]-tc.near) > 1e-4 || math.Abs(score[2]-tc.f) > 1e-4 {
+			t.Errorf("sigma %g: scores %v, want %.4f and %.4f", tc.sigma, score, tc.near, tc.f)
+		}
+	}
+}
