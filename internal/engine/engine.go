@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/opencrs/opencrs/internal/blobfile"
 	"github.com/opencrs/opencrs/internal/feature"
@@ -61,14 +62,16 @@ type Config struct {
 	Windows        int     // windows per side; 0 or 1 disables windows
 	WindowFraction float64 // window side = frame side / WindowFraction
 	// Verify is how many candidates may be verified geometrically (the
-	// search stops earlier once one is certain); the first VerifyCoarse of
-	// them, when matching within the fine vocabulary buckets fails, are
-	// matched again within the coarse ones, which finds more true pairs of
-	// a small or blurred view at several times the cost (negative: none).
-	// At 10k targets the true target of a far or blurred view often ranks
-	// below the 12th, among distractors with as few votes: verifying 48,
-	// the coarse fallback for 24, kept 3 more extreme views than 12 at a
-	// p99 of 77 ms against 45 (docs/BENCHMARKS.md).
+	// search stops earlier once one is certain). When matching within the
+	// fine vocabulary buckets fails, a candidate is matched again within
+	// the coarse ones, which finds more true pairs of a small or blurred
+	// view at several times the cost: the first VerifyCoarse candidates
+	// always (negative: none), later ones only when the fine match already
+	// found coarseGate consistent pairs. At 10k targets the true target of
+	// a far or blurred view often ranks below the 12th, among distractors
+	// with as few votes: verifying 48 kept 3 more extreme views than 12,
+	// and the gate holds the p99 to 64 ms where the coarse match of 24
+	// candidates took 79 (docs/BENCHMARKS.md).
 	Verify       int
 	VerifyCoarse int
 	// BagOfWords selects retrieval by tf-idf bag-of-words over the frame
@@ -92,10 +95,11 @@ type Config struct {
 	// the average are not looked up (index.VoteOptions).
 	VoteStopFactor int
 	// VoteParallel: goroutines that scan the posting lists of one search
-	// once the index holds more than parallelPostings postings (default:
-	// GOMAXPROCS; 1 scans on the searching goroutine only). It shortens a
-	// search on a large database when cores are idle; under full load it
-	// neither helps nor hurts throughput.
+	// once the index holds more than parallelPostings postings, and that
+	// verify the candidates after the first VerifyCoarse when none of
+	// those was a hit (default: GOMAXPROCS; 1 keeps a search on its own
+	// goroutine). It shortens a search on a large database when cores are
+	// idle; under full load it neither helps nor hurts throughput.
 	VoteParallel int
 	// VoteMaxPostings, when positive, indexes at most that many of a
 	// target's descriptors (evenly over its feature list, so every pyramid
@@ -166,7 +170,7 @@ func DefaultConfig() Config {
 		Windows:          5,
 		WindowFraction:   3,
 		Verify:           48,
-		VerifyCoarse:     24,
+		VerifyCoarse:     12,
 		BucketLevel:      2,
 		VerifyLevel:      1,
 		Match:            verify.MatchOptions{Ratio: 0.9, CrossCheck: true},
@@ -289,7 +293,9 @@ type searchScratch struct {
 	docs          []candidate
 	cands         []index.Candidate
 	ranked        []rankedDoc
-	pairs, pairs2 []verify.Pair // the pairs of the kept model, and a second try
+	vs            verifyScratch   // the calling goroutine's
+	workers       []verifyScratch // verifyRest's
+	rest          []restResult
 	whole, coarse *verify.QueryGroups
 	coarseBuilt   bool
 	vq            []index.VoteQuery
@@ -795,55 +801,160 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 	// rerank is cheap and suffices for clear views; only when that fails is
 	// the candidate matched again within the coarse buckets, which finds
 	// more of the true pairs of a small or blurred target at several times
-	// the cost, and is spent on the first Config.VerifyCoarse candidates
-	// only. Once a hit is certain, candidates with far less evidence are
+	// the cost, and is spent on the first Config.VerifyCoarse candidates,
+	// and on later ones whose fine match shows coarseGate consistent
+	// pairs. Once a hit is certain, candidates with far less evidence are
 	// not worth verifying.
 	sc.coarseBuilt = false
 	best := 0
-	for i, c := range sc.ranked {
-		if i >= e.cfg.Verify || c.matches*4 < best {
+	n := min(len(sc.ranked), e.cfg.Verify)
+	for i := 0; i < n; i++ {
+		c := sc.ranked[i]
+		if c.matches*4 < best {
 			break
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ld, err := e.load(c.en)
+		if best == 0 && i >= e.cfg.VerifyCoarse && e.cfg.VoteParallel > 1 && n-i > 1 {
+			return e.verifyRest(ctx, query, sc, i, n, found)
+		}
+		v, err := e.verifyOne(query, sc, &sc.vs, c, i)
 		if err != nil {
 			return err
 		}
-		tf := ld.fs
-		sc.pairs = verify.MatchGroups(q, sc.whole, ld.prep, false, e.cfg.Match, sc.pairs[:0])
-		r := verify.Verify(q, tf, sc.pairs, verify.Options{})
-		if i >= e.cfg.VerifyCoarse && !r.OK {
+		if v == nil {
 			continue
 		}
-		if i < e.cfg.VerifyCoarse && (!r.OK || r.Inliers < 2*verify.DefaultMinInliers) {
-			if !sc.coarseBuilt {
-				sc.coarse = verify.GroupQuery(sc.qz.parents, nil, sc.coarse)
-				sc.coarseBuilt = true
-			}
-			sc.pairs2 = verify.MatchGroups(q, sc.coarse, ld.prep, true, e.cfg.Match, sc.pairs2[:0])
-			if r2 := verify.Verify(q, tf, sc.pairs2, verify.Options{}); r2.OK && r2.Inliers > r.Inliers {
-				r = r2
-				sc.pairs, sc.pairs2 = sc.pairs2, sc.pairs
-			} else if !r.OK {
-				continue
-			}
-		}
-		inl := inlierCells(tf, sc.pairs, &r)
-		cells, sampled := compareThumb(query, ld.thumb, float64(tf.Width), float64(tf.Height), r.H)
-		v := Verified{ID: c.en.id, Result: r, Photo: photoAgreement(cells[:]), VisibleCoverage: visibleCoverage(q, tf, &r, &inl)}
-		if sampled && r.Inliers >= toneMinInliers {
-			v.Tone, v.ToneJudged = toneDisagreement(cells[:], inl[:])
-		}
-		v.Score = score(&v)
-		found(c.en, &v)
+		found(c.en, v)
 		if v.Score >= e.cfg.MinScore {
-			best = max(best, r.Inliers)
+			best = max(best, v.Result.Inliers)
 		}
 	}
 	return nil
 }
+
+// verifyRest verifies candidates from…to-1 of sc.ranked on up to
+// Config.VoteParallel goroutines, when no earlier candidate was a hit: a
+// search that comes this far is usually one with no answer (a negative
+// frame, or a view too hard to find), which verifies every candidate and
+// is the slowest kind. The results are then taken in rank order with the
+// sequential loop's rule, so the answer is the same as verifying one by
+// one; only the work on candidates after a late hit is wasted.
+func (e *Engine) verifyRest(ctx context.Context, query *Query, sc *searchScratch, from, to int, found func(*entry, *Verified)) error {
+	e.coarseGroups(sc) // built once, read by every worker
+	m := to - from
+	sc.rest = append(sc.rest[:0], make([]restResult, m)...)
+	workers := min(e.cfg.VoteParallel, m)
+	for len(sc.workers) < workers {
+		sc.workers = append(sc.workers, verifyScratch{})
+	}
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vs := &sc.workers[w]
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= m {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					sc.rest[k].err = err
+					continue
+				}
+				sc.rest[k].v, sc.rest[k].err = e.verifyOne(query, sc, vs, sc.ranked[from+k], from+k)
+			}
+		}()
+	}
+	wg.Wait()
+	best := 0
+	for k, res := range sc.rest {
+		c := sc.ranked[from+k]
+		if c.matches*4 < best {
+			break
+		}
+		if res.err != nil {
+			return res.err
+		}
+		if res.v == nil {
+			continue
+		}
+		found(c.en, res.v)
+		if res.v.Score >= e.cfg.MinScore {
+			best = max(best, res.v.Result.Inliers)
+		}
+	}
+	return nil
+}
+
+// verifyScratch is what one goroutine verifying candidates reuses: the
+// pairs of the kept model, and of a second try.
+type verifyScratch struct {
+	pairs, pairs2 []verify.Pair
+}
+
+// restResult is one candidate's outcome in verifyRest.
+type restResult struct {
+	v   *Verified
+	err error
+}
+
+// coarseGroups builds the query's grouping by coarse vocabulary node once
+// per search.
+func (e *Engine) coarseGroups(sc *searchScratch) *verify.QueryGroups {
+	if !sc.coarseBuilt {
+		sc.coarse = verify.GroupQuery(sc.qz.parents, nil, sc.coarse)
+		sc.coarseBuilt = true
+	}
+	return sc.coarse
+}
+
+// verifyOne verifies candidate c, the i-th in rank order, and scores it;
+// nil when no homography fits. It may run on several goroutines at once
+// for one search (verifyRest): it reads sc and writes only vs, and the
+// coarse groups must then be built beforehand.
+func (e *Engine) verifyOne(query *Query, sc *searchScratch, vs *verifyScratch, c rankedDoc, i int) (*Verified, error) {
+	q := query.Features
+	ld, err := e.load(c.en)
+	if err != nil {
+		return nil, err
+	}
+	tf := ld.fs
+	vs.pairs = verify.MatchGroups(q, sc.whole, ld.prep, false, e.cfg.Match, vs.pairs[:0])
+	r := verify.Verify(q, tf, vs.pairs, verify.Options{})
+	coarse := i < e.cfg.VerifyCoarse || r.Inliers >= coarseGate
+	if !coarse && !r.OK {
+		return nil, nil
+	}
+	if coarse && (!r.OK || r.Inliers < 2*verify.DefaultMinInliers) {
+		vs.pairs2 = verify.MatchGroups(q, e.coarseGroups(sc), ld.prep, true, e.cfg.Match, vs.pairs2[:0])
+		if r2 := verify.Verify(q, tf, vs.pairs2, verify.Options{}); r2.OK && r2.Inliers > r.Inliers {
+			r = r2
+			vs.pairs, vs.pairs2 = vs.pairs2, vs.pairs
+		} else if !r.OK {
+			return nil, nil
+		}
+	}
+	inl := inlierCells(tf, vs.pairs, &r)
+	cells, sampled := compareThumb(query, ld.thumb, float64(tf.Width), float64(tf.Height), r.H)
+	v := &Verified{ID: c.en.id, Result: r, Photo: photoAgreement(cells[:]), VisibleCoverage: visibleCoverage(q, tf, &r, &inl)}
+	if sampled && r.Inliers >= toneMinInliers {
+		v.Tone, v.ToneJudged = toneDisagreement(cells[:], inl[:])
+	}
+	v.Score = score(v)
+	return v, nil
+}
+
+// coarseGate is how many pairs consistent with a homography the fine match
+// of a candidate beyond Config.VerifyCoarse must show for the coarse match
+// to be tried: fewer than a hit needs (verify.DefaultMinInliers), more than
+// chance pairs usually give. At 10k targets, 7 kept every extreme view that
+// the coarse match of 24 candidates found, at a p99 of 64 ms against 79;
+// 10 lost one (docs/BENCHMARKS.md).
+const coarseGate = 7
 
 // rerank orders the retrieved candidates by consistent matches.
 func (e *Engine) rerank(q *feature.Set, sc *searchScratch) error {
@@ -868,11 +979,11 @@ func (e *Engine) rerank(q *feature.Set, sc *searchScratch) error {
 		if err != nil {
 			return err
 		}
-		sc.pairs = verify.MatchGroups(q, g, ld.prep, false, e.cfg.Match, sc.pairs[:0])
-		if len(sc.pairs) < minConsistent {
+		sc.vs.pairs = verify.MatchGroups(q, g, ld.prep, false, e.cfg.Match, sc.vs.pairs[:0])
+		if len(sc.vs.pairs) < minConsistent {
 			continue
 		}
-		if n := consistentMatches(q, ld.fs, sc.pairs); n >= minConsistent {
+		if n := consistentMatches(q, ld.fs, sc.vs.pairs); n >= minConsistent {
 			sc.ranked = append(sc.ranked, rankedDoc{en: en, matches: n})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/opencrs/opencrs/internal/blobfile"
 	"image"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -601,5 +603,83 @@ func TestSecondWordPostings(t *testing.T) {
 	defer r.Close()
 	if n := r.votes.Postings(); n != got {
 		t.Fatalf("restored %d postings, want %d", n, got)
+	}
+}
+
+// TestParallelVerification checks that verifying the later candidates on
+// several goroutines (verifyRest) gives the answers of verifying them one
+// by one. Twins of a, retrieved like a but verified with b's or c's
+// features, are added before a, so they outrank it on equal votes: a
+// search for a view of a fails on the first candidates and reaches the
+// parallel phase, where a is found among the rest.
+func TestParallelVerification(t *testing.T) {
+	ctx := context.Background()
+	build := func(par int) *Engine {
+		e, err := New(Config{Verify: 48, VerifyCoarse: 2, VoteParallel: par})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		add := func(name string) *Target {
+			tg, err := e.Prepare(ctx, loadImage(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Add(name, tg, true); err != nil {
+				t.Fatal(err)
+			}
+			return tg
+		}
+		add("targets/b.jpg")
+		add("targets/c.jpg")
+		a, err := e.Prepare(ctx, loadImage(t, "targets/a.jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			like := []string{"targets/b.jpg", "targets/c.jpg"}[i%2]
+			if err := e.AddSimulated(fmt.Sprintf("twin%02d", i), a, nil, like); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.Add("targets/a.jpg", a, true); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	seq, par := build(1), build(4)
+	for _, tr := range loadTruth(t) {
+		q := seq.ExtractQuery(loadImage(t, tr.Query))
+		want, err := seq.Explain(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := par.Explain(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		summary := func(vs []Verified) string {
+			var b strings.Builder
+			for _, v := range vs {
+				fmt.Fprintf(&b, "%s %.6f %d; ", v.ID, v.Score, v.Result.Inliers)
+			}
+			return b.String()
+		}
+		if summary(got) != summary(want) {
+			t.Errorf("%s: parallel %s\nsequential %s", tr.Query, summary(got), summary(want))
+		}
+		if tr.Target != nil && *tr.Target == "targets/a.jpg" {
+			res, err := par.SearchQuery(ctx, q, 1)
+			if err != nil || len(res) != 1 || res[0].ID != "targets/a.jpg" {
+				t.Errorf("%s: %+v %v, want targets/a.jpg after %d failing twins", tr.Query, res, err, 20)
+			}
+			var reached bool
+			for _, v := range want {
+				reached = reached || v.ID == "targets/a.jpg"
+			}
+			if !reached {
+				t.Errorf("%s: a not verified: %s", tr.Query, summary(want))
+			}
+		}
 	}
 }
