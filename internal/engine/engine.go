@@ -808,6 +808,7 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 	sc.coarseBuilt = false
 	best := 0
 	n := min(len(sc.ranked), e.cfg.Verify)
+	rest := -1 // from this candidate on, sc.rest holds the outcomes
 	for i := 0; i < n; i++ {
 		c := sc.ranked[i]
 		if c.matches*4 < best {
@@ -816,10 +817,17 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if best == 0 && i >= e.cfg.VerifyCoarse && e.cfg.VoteParallel > 1 && n-i > 1 {
-			return e.verifyRest(ctx, query, sc, i, n, found)
+		if rest < 0 && best == 0 && i >= e.cfg.VerifyCoarse && e.cfg.VoteParallel > 1 && n-i > 1 {
+			e.verifyRest(ctx, query, sc, i, n)
+			rest = i
 		}
-		v, err := e.verifyOne(query, sc, &sc.vs, c, i)
+		var v *Verified
+		var err error
+		if rest >= 0 {
+			v, err = sc.rest[i-rest].v, sc.rest[i-rest].err
+		} else {
+			v, err = e.verifyOne(query, sc, &sc.vs, c, i)
+		}
 		if err != nil {
 			return err
 		}
@@ -834,14 +842,14 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 	return nil
 }
 
-// verifyRest verifies candidates from…to-1 of sc.ranked on up to
-// Config.VoteParallel goroutines, when no earlier candidate was a hit: a
-// search that comes this far is usually one with no answer (a negative
-// frame, or a view too hard to find), which verifies every candidate and
-// is the slowest kind. The results are then taken in rank order with the
-// sequential loop's rule, so the answer is the same as verifying one by
-// one; only the work on candidates after a late hit is wasted.
-func (e *Engine) verifyRest(ctx context.Context, query *Query, sc *searchScratch, from, to int, found func(*entry, *Verified)) error {
+// verifyRest verifies candidates from…to-1 of sc.ranked into sc.rest on up
+// to Config.VoteParallel goroutines, for a search none of whose earlier
+// candidates was a hit: one that comes this far usually has no answer (a
+// negative frame, or a view too hard to find), tries every candidate and
+// is the slowest kind. The caller takes the outcomes in rank order with
+// its usual rule, so the answer is the one verifying one by one gives;
+// only the work on candidates after a late hit is wasted.
+func (e *Engine) verifyRest(ctx context.Context, query *Query, sc *searchScratch, from, to int) {
 	e.coarseGroups(sc) // built once, read by every worker
 	m := to - from
 	sc.rest = append(sc.rest[:0], make([]restResult, m)...)
@@ -870,24 +878,6 @@ func (e *Engine) verifyRest(ctx context.Context, query *Query, sc *searchScratch
 		}()
 	}
 	wg.Wait()
-	best := 0
-	for k, res := range sc.rest {
-		c := sc.ranked[from+k]
-		if c.matches*4 < best {
-			break
-		}
-		if res.err != nil {
-			return res.err
-		}
-		if res.v == nil {
-			continue
-		}
-		found(c.en, res.v)
-		if res.v.Score >= e.cfg.MinScore {
-			best = max(best, res.v.Result.Inliers)
-		}
-	}
-	return nil
 }
 
 // verifyScratch is what one goroutine verifying candidates reuses: the
