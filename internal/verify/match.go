@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"cmp"
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
 
@@ -82,37 +84,80 @@ func Prepare(t *feature.Set, buckets []uint32) *Prepared {
 	if len(buckets) != len(t.Descriptors) {
 		panic(fmt.Sprintf("verify: %d buckets for %d descriptors", len(buckets), len(t.Descriptors)))
 	}
-	count := make(map[uint32]int32)
+	// Buckets are sorted by id and descriptors keep their order within
+	// one, so the layout, and with it tie-breaking between equally distant
+	// descriptors, depends on the ids alone. A search prepares every
+	// candidate it reads back from disk, so the slots come from a counting
+	// sort over the ids' range when that is small (the nodes of one
+	// vocabulary level are numbered contiguously), from a map otherwise.
+	lo, hi := uint32(math.MaxUint32), uint32(0)
 	for _, b := range buckets {
-		count[b]++
-	}
-	// Sorted bucket order keeps the layout, and so tie-breaking between
-	// equally distant descriptors, independent of map iteration order.
-	keys := make([]uint32, 0, len(count))
-	for b := range count {
-		keys = append(keys, b)
-	}
-	slices.Sort(keys)
-	g := &groups{keys: keys, spans: make([]span, len(keys))}
-	var off int32
-	for i, b := range keys {
-		g.spans[i] = span{off, off}
-		off += count[b]
+		lo, hi = min(lo, b), max(hi, b)
 	}
 	p := &Prepared{
-		desc:   make([]feature.Descriptor, len(buckets)),
-		index:  make([]int32, len(buckets)),
-		groups: g,
+		desc:  make([]feature.Descriptor, len(buckets)),
+		index: make([]int32, len(buckets)),
 	}
-	for i, b := range buckets {
-		k, _ := slices.BinarySearch(keys, b)
-		sp := &g.spans[k]
-		p.desc[sp.hi] = t.Descriptors[i]
-		p.index[sp.hi] = int32(i)
-		sp.hi++
+	place := func(i int, k *int32) {
+		p.desc[*k] = t.Descriptors[i]
+		p.index[*k] = int32(i)
+		*k++
 	}
+	var keys []uint32
+	var starts []int32
+	if len(buckets) > 0 && hi-lo < denseBuckets {
+		next := make([]int32, hi-lo+1)
+		for _, b := range buckets {
+			next[b-lo]++
+		}
+		off := int32(0)
+		for i, c := range next {
+			if c > 0 {
+				keys = append(keys, lo+uint32(i))
+				starts = append(starts, off)
+			}
+			next[i] = off
+			off += c
+		}
+		for i, b := range buckets {
+			place(i, &next[b-lo])
+		}
+	} else {
+		count := make(map[uint32]int32)
+		for _, b := range buckets {
+			count[b]++
+		}
+		keys = make([]uint32, 0, len(count))
+		for b := range count {
+			keys = append(keys, b)
+		}
+		slices.Sort(keys)
+		next := make([]int32, len(keys))
+		off := int32(0)
+		for k, b := range keys {
+			starts = append(starts, off)
+			next[k] = off
+			off += count[b]
+		}
+		for i, b := range buckets {
+			k, _ := slices.BinarySearch(keys, b)
+			place(i, &next[k])
+		}
+	}
+	g := &groups{keys: keys, spans: make([]span, len(keys))}
+	for k := range keys {
+		end := int32(len(buckets))
+		if k+1 < len(keys) {
+			end = starts[k+1]
+		}
+		g.spans[k] = span{starts[k], end}
+	}
+	p.groups = g
 	return p
 }
+
+// denseBuckets bounds the range of bucket ids Prepare counts in an array.
+const denseBuckets = 1 << 16
 
 // PrepareCoarse is Prepare that also groups by parent bucket, so that
 // MatchCoarse can match within parents (more true matches, more work) with
@@ -125,29 +170,50 @@ func PrepareCoarse(t *feature.Set, buckets, parents []uint32) *Prepared {
 	if len(parents) != len(buckets) {
 		panic(fmt.Sprintf("verify: %d parents for %d buckets", len(parents), len(buckets)))
 	}
-	coarse := make(map[uint32]span)
-	for i, b := range buckets {
-		g, _ := p.groups.find(b)
-		c, ok := coarse[parents[i]]
-		if !ok {
-			coarse[parents[i]] = g
+	// Each bucket's parent, by the bucket's position in the sorted keys:
+	// the first descriptor of a bucket gives it, and a bucket whose
+	// descriptors name two parents is not a vocabulary's.
+	g := p.groups
+	parent := make([]uint32, len(g.keys))
+	for k, sp := range g.spans {
+		parent[k] = parents[p.index[sp.lo]]
+		for _, i := range p.index[sp.lo:sp.hi] {
+			if parents[i] != parent[k] {
+				panic("verify: a bucket with two parents")
+			}
+		}
+	}
+	// Children of one parent are adjacent in the sorted keys, so a parent's
+	// span is a run of its children's spans. Runs come out in the parents'
+	// order for a vocabulary numbered breadth first; otherwise they are
+	// sorted, and a parent with two runs is refused.
+	cg := &groups{}
+	sorted := true
+	for k, sp := range g.spans {
+		if n := len(cg.keys); n > 0 && cg.keys[n-1] == parent[k] {
+			cg.spans[n-1].hi = sp.hi
 			continue
 		}
-		c.lo, c.hi = min(c.lo, g.lo), max(c.hi, g.hi)
-		coarse[parents[i]] = c
+		if n := len(cg.keys); n > 0 && cg.keys[n-1] > parent[k] {
+			sorted = false
+		}
+		cg.keys = append(cg.keys, parent[k])
+		cg.spans = append(cg.spans, sp)
 	}
-	n := int32(0)
-	cg := &groups{keys: make([]uint32, 0, len(coarse))}
-	for k, c := range coarse {
-		n += c.hi - c.lo
-		cg.keys = append(cg.keys, k)
-	}
-	if int(n) != len(p.desc) {
-		panic("verify: parent buckets are not contiguous")
-	}
-	slices.Sort(cg.keys)
-	for _, k := range cg.keys {
-		cg.spans = append(cg.spans, coarse[k])
+	if !sorted {
+		order := make([]int, len(cg.keys))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(cg.keys[a], cg.keys[b]) })
+		keys, spans := make([]uint32, len(order)), make([]span, len(order))
+		for i, o := range order {
+			keys[i], spans[i] = cg.keys[o], cg.spans[o]
+			if i > 0 && keys[i] == keys[i-1] {
+				panic("verify: parent buckets are not contiguous")
+			}
+		}
+		cg.keys, cg.spans = keys, spans
 	}
 	p.coarse = cg
 	return p
