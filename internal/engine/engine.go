@@ -706,18 +706,30 @@ func (e *Engine) Search(ctx context.Context, query *image.Gray, k int) ([]Result
 }
 
 // Similar returns up to k active targets that the image matches, best first;
-// the service uses it to refuse duplicates on create and update.
+// the service uses it to refuse duplicates on create and update. A
+// duplicate draws a full view's votes and ranks first, so Similar verifies
+// only the first similarVerify candidates: a search's deeper verification
+// is for far views, and would cost every create of a new picture some
+// 10 ms of CPU for nothing.
 func (e *Engine) Similar(ctx context.Context, img *image.Gray, k int) ([]Result, error) {
-	return e.SearchQuery(ctx, e.ExtractQuery(img), k)
+	return e.search(ctx, e.ExtractQuery(img), k, min(e.cfg.Verify, similarVerify))
 }
+
+// similarVerify is how many candidates Similar verifies at most.
+const similarVerify = 12
 
 // SearchQuery is Search on an extracted query.
 func (e *Engine) SearchQuery(ctx context.Context, q *Query, k int) ([]Result, error) {
+	return e.search(ctx, q, k, e.cfg.Verify)
+}
+
+// search verifies up to depth candidates of q and returns the best k hits.
+func (e *Engine) search(ctx context.Context, q *Query, k, depth int) ([]Result, error) {
 	if k <= 0 {
 		k = 1
 	}
 	var out []Result
-	err := e.verifyCandidates(ctx, q, func(en *entry, v *Verified) {
+	err := e.verifyCandidates(ctx, q, depth, func(en *entry, v *Verified) {
 		if v.Score >= e.cfg.MinScore {
 			out = append(out, Result{ID: en.id, Score: v.Score, Corners: v.Result.Corners, Inliers: v.Result.Inliers})
 		}
@@ -765,16 +777,16 @@ type Verified struct {
 // verification, whatever its score, for calibration and debugging.
 func (e *Engine) Explain(ctx context.Context, q *Query) ([]Verified, error) {
 	var out []Verified
-	err := e.verifyCandidates(ctx, q, func(en *entry, v *Verified) {
+	err := e.verifyCandidates(ctx, q, e.cfg.Verify, func(en *entry, v *Verified) {
 		out = append(out, *v)
 	})
 	return out, err
 }
 
 // verifyCandidates retrieves the candidates of q, reranks them by
-// consistent descriptor matches and calls found for each of the best that
-// verifies geometrically.
-func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(*entry, *Verified)) error {
+// consistent descriptor matches and calls found for each of the best (at
+// most depth) that verifies geometrically.
+func (e *Engine) verifyCandidates(ctx context.Context, query *Query, depth int, found func(*entry, *Verified)) error {
 	q := query.Features
 	if len(q.Descriptors) < 8 {
 		return nil
@@ -807,7 +819,7 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, found func(
 	// not worth verifying.
 	sc.coarseBuilt = false
 	best := 0
-	n := min(len(sc.ranked), e.cfg.Verify)
+	n := min(len(sc.ranked), depth)
 	rest := -1 // from this candidate on, sc.rest holds the outcomes
 	for i := 0; i < n; i++ {
 		c := sc.ranked[i]

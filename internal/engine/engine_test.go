@@ -673,6 +673,11 @@ func TestParallelVerification(t *testing.T) {
 			if err != nil || len(res) != 1 || res[0].ID != "targets/a.jpg" {
 				t.Errorf("%s: %+v %v, want targets/a.jpg after %d failing twins", tr.Query, res, err, 20)
 			}
+			// Similar, which refuses duplicates, looks at the first
+			// similarVerify candidates only: a behind 20 twins is beyond.
+			if sim, err := par.Similar(ctx, loadImage(t, tr.Query), 1); err != nil || len(sim) != 0 {
+				t.Errorf("%s: Similar = %+v %v, want nothing within the first %d candidates", tr.Query, sim, err, similarVerify)
+			}
 			var reached bool
 			for _, v := range want {
 				reached = reached || v.ID == "targets/a.jpg"
