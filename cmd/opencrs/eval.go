@@ -34,6 +34,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	inRAM := fs.Bool("features-in-ram", false, "keep verification features in RAM instead of a temporary feature file (the service's default is the file)")
 	restart := fs.Bool("restart", false, "after ingest, snapshot the engine and restore it from the snapshot (timed); queries run on the restored engine")
 	maxPostings := fs.Int("vote-max-postings", 0, "index at most this many descriptors per target (engine.Config.VoteMaxPostings; 0: all)")
+	skipUnusable := fs.Bool("skip-unusable", false, "leave out targets the engine refuses (too few features) and their queries instead of failing; the table says how many")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,6 +52,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Data: *data, Distractors: *distractors, Workers: *workers,
 		IngestWorkers: *ingestWorkers, Progress: stderr, DistractorCache: *cache,
 		Synthetic: *synthetic, SyntheticBase: *syntheticBase, SyntheticBaseCount: *syntheticBaseN,
+		SkipUnusable: *skipUnusable,
 	}
 	if *distractors > 0 {
 		p, err := synth.OpenPool(*pool)

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -87,6 +89,11 @@ type Options struct {
 	Workers       int              // parallel query workers; latency figures want 1
 	IngestWorkers int              // parallel workers adding targets; 0 means Workers
 	Progress      io.Writer        // progress lines; nil for none
+	// SkipUnusable leaves out the targets the engine refuses as too poor
+	// in features (engine.ErrNotGradable), and their queries, instead of
+	// failing: a service would refuse them on upload, so they say nothing
+	// about recognition. Report.Unusable lists them.
+	SkipUnusable bool
 	// DistractorCache, when set, is a folder where prepared distractor
 	// targets are kept between runs (delete it when the extractor changes).
 	DistractorCache string
@@ -149,15 +156,20 @@ type Report struct {
 	// Synthetic is the number of feature-level synthetic distractors
 	// (simulated, see Options.Synthetic) and SyntheticBase the number of
 	// real prepared targets they were drawn from.
-	Synthetic     int                          `json:"synthetic"`
-	SyntheticBase int                          `json:"synthetic_base,omitempty"`
-	Queries       int                          `json:"queries"`
-	ByDifficulty  map[string]Counts            `json:"by_difficulty"`
-	ByGrade       map[string]map[string]Counts `json:"by_grade"` // difficulty → detection grade → counts
-	Latency       Percentiles                  `json:"latency_ms"`
-	Extract       Percentiles                  `json:"extract_ms"`
-	Decode        Percentiles                  `json:"decode_ms"`
-	CornerError   struct {
+	Synthetic     int `json:"synthetic"`
+	SyntheticBase int `json:"synthetic_base,omitempty"`
+	Queries       int `json:"queries"`
+	// Unusable are the targets left out by Options.SkipUnusable;
+	// DroppedQueries the queries of theirs left out with them (not in
+	// Queries).
+	Unusable       []string                     `json:"unusable,omitempty"`
+	DroppedQueries int                          `json:"dropped_queries,omitempty"`
+	ByDifficulty   map[string]Counts            `json:"by_difficulty"`
+	ByGrade        map[string]map[string]Counts `json:"by_grade"` // difficulty → detection grade → counts
+	Latency        Percentiles                  `json:"latency_ms"`
+	Extract        Percentiles                  `json:"extract_ms"`
+	Decode         Percentiles                  `json:"decode_ms"`
+	CornerError    struct {
 		Median float64 `json:"median"`
 		P90    float64 `json:"p90"`
 	} `json:"corner_error_px"`
@@ -325,6 +337,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			return fmt.Errorf("%s: %w", targets[i], err)
 		}
 		t, err := eng.Prepare(ctx, img)
+		if opt.SkipUnusable && errors.Is(err, engine.ErrNotGradable) {
+			gradesMu.Lock()
+			rep.Unusable = append(rep.Unusable, targets[i])
+			gradesMu.Unlock()
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", targets[i], err)
 		}
@@ -337,6 +355,19 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, fmt.Errorf("eval: targets: %w", err)
 	}
 	ingest := time.Since(ingestStart)
+	if len(rep.Unusable) > 0 {
+		slices.Sort(rep.Unusable)
+		n := len(truth)
+		truth = slices.DeleteFunc(truth, func(t Truth) bool {
+			if t.Target == nil {
+				return false
+			}
+			_, gone := slices.BinarySearch(rep.Unusable, *t.Target)
+			return gone
+		})
+		rep.DroppedQueries, rep.Queries = n-len(truth), len(truth)
+		rep.Targets -= len(rep.Unusable)
+	}
 	if opt.DistractorCache != "" {
 		if err := os.MkdirAll(opt.DistractorCache, 0o755); err != nil {
 			return nil, fmt.Errorf("eval: %w", err)

@@ -1,14 +1,22 @@
 package eval
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opencrs/opencrs/internal/engine"
 )
 
 // fixtureSet lays the repository's end-to-end fixtures out like the public
@@ -131,5 +139,49 @@ func TestFitLogisticSeparates(t *testing.T) {
 	p := func(x float64) float64 { return 1 / (1 + math.Exp(-(w[0] + w[1]*x))) }
 	if p(0.9) < 0.9 || p(0.1) > 0.1 {
 		t.Fatalf("weights %v: p(0.9)=%.2f p(0.1)=%.2f", w, p(0.9), p(0.1))
+	}
+}
+
+// TestSkipUnusable adds a blank target, which the engine refuses, with a
+// query of it: the run fails unless told to leave both out.
+func TestSkipUnusable(t *testing.T) {
+	dir := fixtureSet(t)
+	blank := image.NewGray(image.Rect(0, 0, 320, 240))
+	for i := range blank.Pix {
+		blank.Pix[i] = 128
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, blank); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"targets/blank.png", "queries/blank_view.png"} {
+		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "truth.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, `{"query": "queries/blank_view.png", "target": "targets/blank.png", "difficulty": "easy"}`)
+	f.Close()
+
+	if _, err := Run(context.Background(), Options{Data: dir, Workers: 1}); !errors.Is(err, engine.ErrNotGradable) {
+		t.Fatalf("without SkipUnusable: %v, want ErrNotGradable", err)
+	}
+	rep, err := Run(context.Background(), Options{Data: dir, Workers: 1, SkipUnusable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Targets != 3 || rep.Queries != 3 || rep.DroppedQueries != 1 || !slices.Equal(rep.Unusable, []string{"targets/blank.png"}) {
+		t.Fatalf("targets %d queries %d dropped %d unusable %v, want 3, 3, 1, [targets/blank.png]",
+			rep.Targets, rep.Queries, rep.DroppedQueries, rep.Unusable)
+	}
+	if _, ok := rep.ByDifficulty["easy"]; ok {
+		t.Errorf("the blank target's query was counted: %+v", rep.ByDifficulty)
+	}
+	var sb strings.Builder
+	if err := rep.WriteTable(&sb); err != nil || !strings.Contains(sb.String(), "left out: 1 targets") {
+		t.Errorf("table does not say what was left out:\n%s", sb.String())
 	}
 }

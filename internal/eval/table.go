@@ -10,6 +10,9 @@ import (
 // WriteTable prints the report as the human-readable tables of `opencrs eval`.
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "targets %d, distractors %d, queries %d, workers %d\n", r.Targets, r.Distractors, r.Queries, r.Workers)
+	if len(r.Unusable) > 0 {
+		fmt.Fprintf(w, "left out: %d targets the engine refuses (too few features) and their %d queries\n", len(r.Unusable), r.DroppedQueries)
+	}
 	if r.Synthetic > 0 {
 		fmt.Fprintf(w, "SIMULATED: + %d synthetic feature-level distractors (mosaics of %d real prepared targets, no images)\n",
 			r.Synthetic, r.SyntheticBase)
