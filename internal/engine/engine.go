@@ -69,9 +69,9 @@ type Config struct {
 	// always (negative: none), later ones only when the fine match already
 	// found coarseGate consistent pairs. At 10k targets the true target of
 	// a far or blurred view often ranks below the 12th, among distractors
-	// with as few votes: verifying 48 kept 3 more extreme views than 12,
-	// and the gate holds the p99 to 64 ms where the coarse match of 24
-	// candidates took 79 (docs/BENCHMARKS.md).
+	// with as few votes: verifying 48 kept 3 more hard and extreme views
+	// than 12, and the gate holds the p99 to 64 ms where the coarse match
+	// of 24 candidates took 79 (docs/BENCHMARKS.md).
 	Verify       int
 	VerifyCoarse int
 	// BagOfWords selects retrieval by tf-idf bag-of-words over the frame
