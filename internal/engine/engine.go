@@ -864,7 +864,8 @@ func (e *Engine) verifyCandidates(ctx context.Context, query *Query, depth int, 
 func (e *Engine) verifyRest(ctx context.Context, query *Query, sc *searchScratch, from, to int) {
 	e.coarseGroups(sc) // built once, read by every worker
 	m := to - from
-	sc.rest = append(sc.rest[:0], make([]restResult, m)...)
+	sc.rest = slices.Grow(sc.rest[:0], m)[:m]
+	clear(sc.rest)
 	workers := min(e.cfg.VoteParallel, m)
 	for len(sc.workers) < workers {
 		sc.workers = append(sc.workers, verifyScratch{})

@@ -104,7 +104,7 @@ func Prepare(t *feature.Set, buckets []uint32) *Prepared {
 		*k++
 	}
 	var keys []uint32
-	var starts []int32
+	var spans []span
 	if len(buckets) > 0 && hi-lo < denseBuckets {
 		next := make([]int32, hi-lo+1)
 		for _, b := range buckets {
@@ -114,7 +114,7 @@ func Prepare(t *feature.Set, buckets []uint32) *Prepared {
 		for i, c := range next {
 			if c > 0 {
 				keys = append(keys, lo+uint32(i))
-				starts = append(starts, off)
+				spans = append(spans, span{off, off + c})
 			}
 			next[i] = off
 			off += c
@@ -135,7 +135,7 @@ func Prepare(t *feature.Set, buckets []uint32) *Prepared {
 		next := make([]int32, len(keys))
 		off := int32(0)
 		for k, b := range keys {
-			starts = append(starts, off)
+			spans = append(spans, span{off, off + count[b]})
 			next[k] = off
 			off += count[b]
 		}
@@ -144,15 +144,7 @@ func Prepare(t *feature.Set, buckets []uint32) *Prepared {
 			place(i, &next[k])
 		}
 	}
-	g := &groups{keys: keys, spans: make([]span, len(keys))}
-	for k := range keys {
-		end := int32(len(buckets))
-		if k+1 < len(keys) {
-			end = starts[k+1]
-		}
-		g.spans[k] = span{starts[k], end}
-	}
-	p.groups = g
+	p.groups = &groups{keys: keys, spans: spans}
 	return p
 }
 
